@@ -1,0 +1,19 @@
+# The two commands of the README's Quick start. Both install what they need first.
+SHELL := /bin/bash
+export HF_HUB_OFFLINE := 1
+export SEEKFORGE_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: setup demo test
+
+setup:
+	@./scripts/setup.sh
+
+# (a) install, then run the main job on the embedded defaults (offline mini-web).
+demo: setup
+	@mkdir -p "$(DAGSTER_HOME)" "$(SEEKFORGE_DATA_DIR)"
+	.venv/bin/dagster job execute -m pipelines.definitions -j crawl_job -c pipelines/configs/demo.yaml
+
+# (b) install, then run the test suite.
+test: setup
+	.venv/bin/python -m pytest -q

@@ -1,0 +1,44 @@
+"""Small helpers that turn tables into metadata a person can read in the Dagster UI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+
+def _cell(value: Any, width: int = 80) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def md_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, width: int = 80) -> str:
+    if not rows:
+        return "_(none)_"
+    cols = list(columns or rows[0].keys())
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(r.get(c), width) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def counts_md(df: pl.DataFrame, by: str | list[str], label: str = "rows") -> dg.MetadataValue:
+    """Markdown table of row counts grouped by ``by`` (nulls shown as '(none)')."""
+    keys = [by] if isinstance(by, str) else by
+    if df.height == 0:
+        return dg.MetadataValue.md("_(empty)_")
+    grouped = df.group_by(keys).agg(pl.len().alias(label)).sort([label, *keys], descending=[True] + [False] * len(keys))
+    rows = [{k: ("(none)" if v is None else v) for k, v in r.items()} for r in grouped.iter_rows(named=True)]
+    return dg.MetadataValue.md(md_table(rows))
+
+
+def counter_md(counts: Mapping[str, int] | Iterable[tuple[str, int]], key: str = "reason", label: str = "count") -> dg.MetadataValue:
+    items = counts.items() if isinstance(counts, Mapping) else counts
+    rows = [{key: k, label: v} for k, v in sorted(items, key=lambda kv: (-kv[1], kv[0]))]
+    return dg.MetadataValue.md(md_table(rows))
+
+
+def preview_md(df: pl.DataFrame, columns: Sequence[str], n: int = 10, width: int = 80) -> dg.MetadataValue:
+    return dg.MetadataValue.md(md_table(df.head(n).select(columns).to_dicts(), columns, width))

@@ -1,0 +1,90 @@
+"""Dagster resources: where data lives and how the crawler reaches the web.
+
+Thin: they only turn configuration (run config, env vars) into the plain settings
+objects of the domain packages. Which instances a deployment gets is decided in
+``pipelines/resources.py`` by profile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from crawl.crawler import CrawlSettings
+from crawl.fetcher import USER_AGENT, FetchSettings
+from crawl.frontier import FrontierSettings
+from crawl.session import SourceSettings
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Root directory of every file the pipeline writes (``SEEKFORGE_DATA_DIR``)."""
+
+    data_dir: str = Field(default="./data", description="Directory for Parquet tables, WARC archives and indexes.")
+
+    def path(self, *parts: str) -> Path:
+        p = Path(self.data_dir).expanduser().resolve().joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+class CrawlerResource(dg.ConfigurableResource):
+    """How the crawler fetches: source mode, politeness, safety limits, browser use.
+
+    ``mode='replay'`` serves ``archives`` through a loopback replay server (the
+    embedded default and exact re-runs of a snapshot); ``'http'`` is the live web;
+    ``'archive'`` reads WARC files in-process. An empty ``archives`` list means the
+    embedded mini-web shipped with the package.
+    """
+
+    mode: str = Field(default="replay", description="http | replay | archive")
+    archives: list[str] = Field(default_factory=list, description="WARC files for replay/archive modes; empty = embedded mini-web.")
+    allow_networks: list[str] = Field(default_factory=list, description="Non-public IPs/CIDRs/hosts the crawler may reach (SSRF allow-list).")
+    user_agent: str = USER_AGENT
+    per_host_concurrency: int = 2
+    per_host_delay_s: float = 1.0
+    total_concurrency: int = 32
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 20.0
+    total_timeout_s: float = 60.0
+    max_redirects: int = 5
+    max_bytes: int = 5_000_000
+    max_retries: int = 3
+    respect_robots: bool = True
+    browser_patterns: list[str] = Field(default_factory=list, description="Regexes of URLs always rendered in chromium.")
+    browser_auto: bool = Field(default=False, description="Render pages whose HTML looks JavaScript-only.")
+    browser_executable: str = "/usr/bin/chromium"
+    parse_workers: int = Field(default=0, description="Processes for HTML parsing (0 = in the crawl's own thread).")
+
+    def source_settings(self) -> SourceSettings:
+        archives = tuple(self.archives)
+        if self.mode in ("replay", "archive") and not archives:
+            from crawl.miniweb import ARCHIVE_PATH
+
+            archives = (str(ARCHIVE_PATH),)
+        return SourceSettings(mode=self.mode, archives=archives, allow_networks=tuple(self.allow_networks))
+
+    def fetch_settings(self) -> FetchSettings:
+        return FetchSettings(
+            user_agent=self.user_agent,
+            per_host_concurrency=self.per_host_concurrency,
+            per_host_delay_s=self.per_host_delay_s,
+            total_concurrency=self.total_concurrency,
+            connect_timeout_s=self.connect_timeout_s,
+            read_timeout_s=self.read_timeout_s,
+            total_timeout_s=self.total_timeout_s,
+            max_redirects=self.max_redirects,
+            max_bytes=self.max_bytes,
+            max_retries=self.max_retries,
+            respect_robots=self.respect_robots,
+        )
+
+    def crawl_settings(self, frontier: FrontierSettings) -> CrawlSettings:
+        return CrawlSettings(
+            frontier=frontier,
+            parse_workers=self.parse_workers,
+            browser_patterns=tuple(self.browser_patterns),
+            browser_auto=self.browser_auto,
+            browser_executable=self.browser_executable,
+        )

@@ -1,0 +1,86 @@
+"""One call to crawl: set up the source (live, replay server, archive), run, clean up.
+
+This is the entry point notebooks, the Dagster asset and the benchmark share, so the
+replay server's lifetime, the WARC writer and the fetcher are always wired the same
+way. ``mode="replay"`` starts a replay server on a free loopback port for the
+duration of the crawl and allow-lists exactly that address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from crawl.crawler import Crawler, CrawlResult, CrawlSettings, ProgressFn
+from crawl.fetcher import Fetcher, FetchSettings
+from crawl.netguard import NetworkPolicy
+from crawl.replay import ReplayServer
+from crawl.warc import WarcIndex, WarcWriter
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where pages come from.
+
+    ``mode``: ``http`` (live web), ``replay`` (serve ``archives`` over loopback HTTP and
+    crawl through it), ``archive`` (read ``archives`` in-process). ``allow_networks``
+    is the SSRF allow-list for non-public addresses (empty in production).
+    """
+
+    mode: str = "http"
+    archives: tuple[str, ...] = ()
+    allow_networks: tuple[str, ...] = ()
+
+
+async def crawl_async(
+    roots: Sequence[str],
+    *,
+    source: SourceSettings,
+    fetch: FetchSettings,
+    crawl: CrawlSettings,
+    warc_path: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    replay_url: str | None = None,
+    index: WarcIndex | None = None,
+) -> CrawlResult:
+    """Crawl inside a running event loop. In replay/archive modes, ``index`` (built
+    from ``source.archives`` when not given) also tells the frontier which links the
+    snapshot holds, so dead links are counted rather than requested."""
+    policy = NetworkPolicy.from_strings(source.allow_networks)
+    writer = WarcWriter(warc_path) if warc_path else None
+    try:
+        if index is None and source.mode in ("archive", "replay") and source.archives:
+            index = WarcIndex(list(source.archives))
+        archive = index if source.mode == "archive" else None
+        known = index.__contains__ if index is not None else None
+        async with Fetcher(fetch, policy=policy, mode=source.mode, replay_url=replay_url, archive=archive,
+                           warc_writer=writer) as fetcher:
+            return await Crawler(fetcher, crawl, progress=progress, known_urls=known).crawl(roots)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def run_crawl(
+    roots: Sequence[str],
+    *,
+    source: SourceSettings,
+    fetch: FetchSettings | None = None,
+    crawl: CrawlSettings | None = None,
+    warc_path: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> CrawlResult:
+    """Synchronous wrapper: crawl ``roots`` and return rows plus outcome counts."""
+    fetch = fetch or FetchSettings()
+    crawl = crawl or CrawlSettings()
+    if source.mode == "replay":
+        if not source.archives:
+            raise ValueError("replay mode needs at least one WARC archive to serve")
+        with ReplayServer(list(source.archives)) as server:
+            allow = tuple(source.allow_networks) + (server.host,)
+            src = SourceSettings(mode="replay", archives=source.archives, allow_networks=allow)
+            return asyncio.run(crawl_async(roots, source=src, fetch=fetch, crawl=crawl, warc_path=warc_path,
+                                           progress=progress, replay_url=server.url, index=server.index))
+    return asyncio.run(crawl_async(roots, source=source, fetch=fetch, crawl=crawl, warc_path=warc_path, progress=progress))

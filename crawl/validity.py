@@ -1,0 +1,147 @@
+"""Is a parsed page real content, or an error / bot-wall / empty page?
+
+Crawls of public sites return many pages that look fine to HTTP (status 200) but
+carry no content: Cloudflare interstitials, CAPTCHAs, soft rate limits, login walls,
+soft-404s. Such pages must never become training text, but they stay in the corpus
+(``valid=False`` plus a short reason) so crawl accounting can see them.
+
+The rules are data: :data:`RULES` is a table of (reason, pattern, where, max_length)
+checked in order; the first hit wins. ``max_length`` makes a rule apply only to
+*short* pages (by main-text length), which is what keeps an encyclopedia article
+*about* CAPTCHAs or rate limiting valid while a 300-character "verify you are human"
+page is not. Patterns are compiled once at import.
+
+Order of checks in :func:`check_validity`:
+
+1. HTTP status: ``http_<status>`` for 3xx that reached an adapter and for >= 400.
+   The numeric status is kept (a 429 is ``http_429``, not ``rate_limited``) so
+   accounting can tell hard server answers from soft blocks served with 200.
+2. :data:`RULES` in table order.
+3. ``near_empty``: fewer than :data:`MIN_TEXT_CHARS` characters of words in the main
+   text, unless the caller says the page is ``structured`` (API JSON / Atom records
+   whose value is in their fields, not their prose; see :func:`is_structured_kind`,
+   which the adapters use to decide).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Where = Literal["title", "text", "html"]
+
+# Main text shorter than this (characters of words, markdown punctuation ignored) is
+# "near empty": a stub, a blank template, or a page whose content is rendered by JS.
+MIN_TEXT_CHARS = 200
+
+# Short-page thresholds (characters of main text) for the content rules.
+_SHORT = 2_000  # bot walls and error pages carry a sentence or two of text
+_TITLE_SHORT = 3_000  # a title-only signal still needs the body to be small-ish
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One content rule: ``pattern`` found in ``where`` -> page invalid with ``reason``.
+
+    ``max_length``: apply only when the main text is at most this many characters
+    (None: always). ``where="html"`` rules only run when the caller passes raw HTML.
+    """
+
+    reason: str
+    pattern: re.Pattern[str]
+    where: Where
+    max_length: int | None
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+RULES: tuple[Rule, ...] = (
+    # Cloudflare / generic JS challenge interstitials.
+    Rule("cloudflare_challenge", _rx(r"^\s*(just a moment\.\.\.|attention required!?( \| cloudflare)?)\s*$"), "title", None),
+    Rule("cloudflare_challenge", _rx(r"checking your browser|cf-browser-verification|\bcf_chl_|enable javascript and cookies to continue"), "text", _SHORT),
+    Rule("cloudflare_challenge", _rx(r"cf-browser-verification|\bcf_chl_opt\b|challenge-platform/h/|checking your browser before accessing"), "html", _SHORT),
+    # "Ray ID" alone is common in Cloudflare *error* pages; require the brand too.
+    # Anchored (\A) so the look-ahead runs once, not at every offset.
+    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "text", _SHORT),
+    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "html", _SHORT),
+    # CAPTCHAs / human verification. Title rules are length-capped too: the
+    # Wikipedia article titled "CAPTCHA" is long and must stay valid.
+    Rule("captcha", _rx(r"^\W*(captcha|security check|are you a robot|verify you are (a )?human|human verification|robot check|bot verification)\b"), "title", _TITLE_SHORT),
+    Rule("captcha", _rx(r"\bcaptcha\b|verify (that )?you are (a )?human|are you a robot|not a robot|unusual traffic from your (computer|network)"), "text", _SHORT),
+    Rule("captcha", _rx(r"g-recaptcha|\bh-captcha\b|hcaptcha\.com|cf-turnstile|captcha-delivery\.com"), "html", _SHORT),
+    # Soft rate limits (hard ones arrive as HTTP 429 and are caught by status).
+    Rule("rate_limited", _rx(r"^\W*(too many requests|rate limit(ed| exceeded)|slow down)\b"), "title", _TITLE_SHORT),
+    Rule("rate_limited", _rx(r"too many requests|rate limit exceeded|exceeded a secondary rate limit|you have been rate.?limited"), "text", _SHORT),
+    # Login walls.
+    Rule("login_wall", _rx(r"^\s*(sign in|log ?in|sign-in)\b"), "title", _SHORT),
+    Rule("login_wall", _rx(r"(sign|log) ?in to continue|you must be (logged|signed) in|please (log|sign) ?in to (view|continue|access|see)|login required|authentication required"), "text", _SHORT),
+    # Access denied pages served with 200 (WAFs, geo blocks).
+    Rule("access_denied", _rx(r"^\s*(access denied|403 forbidden|forbidden|error 403)\b"), "title", _SHORT),
+    Rule("access_denied", _rx(r"^\W*access denied\b|you don'?t have permission to access"), "text", _SHORT),
+    # Soft 404s.
+    Rule("not_found", _rx(r"page not found|^\s*404\b|\b404 not found\b|^\s*not found\s*$"), "title", _TITLE_SHORT),
+    Rule("not_found", _rx(r"wikipedia does not have an article with this exact name"), "text", None),
+    Rule("not_found", _rx(r"the page you (requested|were looking for|are looking for) (was|could) not (be )?found"), "text", _SHORT),
+)
+
+# Page kinds (ParsedPage.kind) whose value lies in structured fields rather than
+# prose: API records, Atom feeds, JSON documents, arXiv abstract pages. Their text
+# is a short rendering of those fields, so near_empty does not apply to them.
+STRUCTURED_KINDS = frozenset({"atom_feed", "abs", "json"})
+
+
+def is_structured_kind(kind: str) -> bool:
+    """True for page kinds exempt from ``near_empty`` (``api_*`` and :data:`STRUCTURED_KINDS`).
+
+    Code that re-checks stored rows should pass
+    ``structured=is_structured_kind(row["kind"])`` to agree with the adapters.
+    """
+    return kind.startswith("api_") or kind in STRUCTURED_KINDS
+
+
+# Markdown punctuation that does not count as words for near_empty.
+_MD_PUNCT = re.compile(r"[#*_>`|=~\[\]]+|-{3,}|^\s*(?:[-+]|\d+\.)\s", re.MULTILINE)
+
+
+def text_chars(text: str) -> int:
+    """Characters of words in ``text``: markdown markup dropped, whitespace runs as one."""
+    return len(" ".join(_MD_PUNCT.sub(" ", text).split()))
+
+
+def check_validity(
+    status: int,
+    title: str,
+    text: str,
+    html: str | None = None,
+    *,
+    structured: bool = False,
+) -> str | None:
+    """Return None for a valid page, else a short reason code (see module doc).
+
+    ``structured=True`` exempts pages whose value lies in structured fields (API
+    records) from ``near_empty``; bot-wall rules still apply to them.
+    """
+    if status >= 400 or 300 <= status < 400:
+        return f"http_{status}"
+    title = title or ""
+    text = text or ""
+    n = len(text)
+    for rule in RULES:
+        if rule.max_length is not None and n > rule.max_length:
+            continue
+        if rule.where == "title":
+            hay = title
+        elif rule.where == "text":
+            hay = text
+        else:
+            if html is None:
+                continue
+            hay = html
+        if hay and rule.pattern.search(hay):
+            return rule.reason
+    if not structured and text_chars(text) < MIN_TEXT_CHARS:
+        return "near_empty"
+    return None

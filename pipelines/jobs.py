@@ -1,0 +1,38 @@
+"""Jobs and schedules."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.crawl import SOURCES, crawl_seeds, search_index, web_pages
+
+# Run every source partition in one run (web_pages has a single-run backfill policy),
+# so `dagster job execute` and the schedule crawl all three sources, then index.
+ALL_SOURCES_TAGS = {
+    "dagster/asset_partition_range_start": SOURCES[0],
+    "dagster/asset_partition_range_end": SOURCES[-1],
+}
+
+crawl_job = dg.define_asset_job(
+    "crawl_job",
+    selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index),
+    tags=ALL_SOURCES_TAGS,
+    description="Crawl arXiv, GitHub and Wikipedia from the seeds, then build the search index.",
+)
+
+# The refresh job will grow with later stages (QA, trajectories, datasets); today it crawls.
+refresh_job = dg.define_asset_job(
+    "refresh_job",
+    selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index),
+    tags=ALL_SOURCES_TAGS,
+    description="Nightly refresh: re-crawl and rebuild everything downstream.",
+)
+
+nightly_refresh = dg.ScheduleDefinition(
+    name="nightly_refresh",
+    job=refresh_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    description="Re-crawl every night at 02:00 UTC.",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
