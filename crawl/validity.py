@@ -13,11 +13,13 @@ page is not. Patterns are compiled once at import.
 
 Order of checks in :func:`check_validity`:
 
-1. HTTP status: ``http_<status>`` for 3xx that reached an adapter and for >= 400.
-   The numeric status is kept (a 429 is ``http_429``, not ``rate_limited``) so
-   accounting can tell hard server answers from soft blocks served with 200.
-2. :data:`RULES` in table order.
-3. ``near_empty``: fewer than :data:`MIN_TEXT_CHARS` characters of words in the main
+1. Bot-wall rules (``over_status=True``: Cloudflare, CAPTCHA, rate limit, login
+   wall). They name the wall whatever the status it came with: Cloudflare serves its
+   challenge as 403/503, rate limits come as 429 or as a 200 page, and "blocked by a
+   bot wall" is what crawl accounting needs to know.
+2. HTTP status: ``http_<status>`` for 3xx that reached an adapter and for >= 400.
+3. The remaining rules (soft errors served with 200: access denied, soft-404).
+4. ``near_empty``: fewer than :data:`MIN_TEXT_CHARS` characters of words in the main
    text, unless the caller says the page is ``structured`` (API JSON / Atom records
    whose value is in their fields, not their prose; see :func:`is_structured_kind`,
    which the adapters use to decide).
@@ -46,12 +48,14 @@ class Rule:
 
     ``max_length``: apply only when the main text is at most this many characters
     (None: always). ``where="html"`` rules only run when the caller passes raw HTML.
+    ``over_status``: checked before the HTTP status (bot walls), else after it.
     """
 
     reason: str
     pattern: re.Pattern[str]
     where: Where
     max_length: int | None
+    over_status: bool = False
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -60,24 +64,24 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 RULES: tuple[Rule, ...] = (
     # Cloudflare / generic JS challenge interstitials.
-    Rule("cloudflare_challenge", _rx(r"^\s*(just a moment\.\.\.|attention required!?( \| cloudflare)?)\s*$"), "title", None),
-    Rule("cloudflare_challenge", _rx(r"checking your browser|cf-browser-verification|\bcf_chl_|enable javascript and cookies to continue"), "text", _SHORT),
-    Rule("cloudflare_challenge", _rx(r"cf-browser-verification|\bcf_chl_opt\b|challenge-platform/h/|checking your browser before accessing"), "html", _SHORT),
+    Rule("cloudflare_challenge", _rx(r"^\s*(just a moment\.\.\.|attention required!?( \| cloudflare)?)\s*$"), "title", None, over_status=True),
+    Rule("cloudflare_challenge", _rx(r"checking your browser|cf-browser-verification|\bcf_chl_|enable javascript and cookies to continue"), "text", _SHORT, over_status=True),
+    Rule("cloudflare_challenge", _rx(r"cf-browser-verification|\bcf_chl_opt\b|challenge-platform/h/|checking your browser before accessing"), "html", _SHORT, over_status=True),
     # "Ray ID" alone is common in Cloudflare *error* pages; require the brand too.
     # Anchored (\A) so the look-ahead runs once, not at every offset.
-    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "text", _SHORT),
-    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "html", _SHORT),
+    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "text", _SHORT, over_status=True),
+    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "html", _SHORT, over_status=True),
     # CAPTCHAs / human verification. Title rules are length-capped too: the
     # Wikipedia article titled "CAPTCHA" is long and must stay valid.
-    Rule("captcha", _rx(r"^\W*(captcha|security check|are you a robot|verify you are (a )?human|human verification|robot check|bot verification)\b"), "title", _TITLE_SHORT),
-    Rule("captcha", _rx(r"\bcaptcha\b|verify (that )?you are (a )?human|are you a robot|not a robot|unusual traffic from your (computer|network)"), "text", _SHORT),
-    Rule("captcha", _rx(r"g-recaptcha|\bh-captcha\b|hcaptcha\.com|cf-turnstile|captcha-delivery\.com"), "html", _SHORT),
+    Rule("captcha", _rx(r"^\W*(captcha|security check|are you a robot|verify you are (a )?human|human verification|robot check|bot verification)\b"), "title", _TITLE_SHORT, over_status=True),
+    Rule("captcha", _rx(r"\bcaptcha\b|verify (that )?you are (a )?human|are you a robot|not a robot|unusual traffic from your (computer|network)"), "text", _SHORT, over_status=True),
+    Rule("captcha", _rx(r"g-recaptcha|\bh-captcha\b|hcaptcha\.com|cf-turnstile|captcha-delivery\.com"), "html", _SHORT, over_status=True),
     # Soft rate limits (hard ones arrive as HTTP 429 and are caught by status).
-    Rule("rate_limited", _rx(r"^\W*(too many requests|rate limit(ed| exceeded)|slow down)\b"), "title", _TITLE_SHORT),
-    Rule("rate_limited", _rx(r"too many requests|rate limit exceeded|exceeded a secondary rate limit|you have been rate.?limited"), "text", _SHORT),
+    Rule("rate_limited", _rx(r"^\W*(too many requests|rate limit(ed| exceeded)|slow down)\b"), "title", _TITLE_SHORT, over_status=True),
+    Rule("rate_limited", _rx(r"too many requests|rate limit exceeded|exceeded a secondary rate limit|you have been rate.?limited"), "text", _SHORT, over_status=True),
     # Login walls.
-    Rule("login_wall", _rx(r"^\s*(sign in|log ?in|sign-in)\b"), "title", _SHORT),
-    Rule("login_wall", _rx(r"(sign|log) ?in to continue|you must be (logged|signed) in|please (log|sign) ?in to (view|continue|access|see)|login required|authentication required"), "text", _SHORT),
+    Rule("login_wall", _rx(r"^\s*(sign in|log ?in|sign-in)\b"), "title", _SHORT, over_status=True),
+    Rule("login_wall", _rx(r"(sign|log) ?in to continue|you must be (logged|signed) in|please (log|sign) ?in to (view|continue|access|see)|login required|authentication required"), "text", _SHORT, over_status=True),
     # Access denied pages served with 200 (WAFs, geo blocks).
     Rule("access_denied", _rx(r"^\s*(access denied|403 forbidden|forbidden|error 403)\b"), "title", _SHORT),
     Rule("access_denied", _rx(r"^\W*access denied\b|you don'?t have permission to access"), "text", _SHORT),
@@ -86,6 +90,9 @@ RULES: tuple[Rule, ...] = (
     Rule("not_found", _rx(r"wikipedia does not have an article with this exact name"), "text", None),
     Rule("not_found", _rx(r"the page you (requested|were looking for|are looking for) (was|could) not (be )?found"), "text", _SHORT),
 )
+
+_WALL_RULES = tuple(r for r in RULES if r.over_status)
+_SOFT_RULES = tuple(r for r in RULES if not r.over_status)
 
 # Page kinds (ParsedPage.kind) whose value lies in structured fields rather than
 # prose: API records, Atom feeds, JSON documents, arXiv abstract pages. Their text
@@ -121,15 +128,30 @@ def check_validity(
 ) -> str | None:
     """Return None for a valid page, else a short reason code (see module doc).
 
-    ``structured=True`` exempts pages whose value lies in structured fields (API
-    records) from ``near_empty``; bot-wall rules still apply to them.
+    ``structured=True`` marks pages whose value lies in structured fields (API
+    records): they are exempt from ``near_empty`` and from the title rules, while the
+    text rules (an API "rate limit exceeded" message) still apply.
     """
-    if status >= 400 or 300 <= status < 400:
-        return f"http_{status}"
-    title = title or ""
+    # API records' "titles" are record names (a GitHub user may be called "login"),
+    # so title rules only apply to real pages.
+    title = "" if structured else (title or "")
     text = text or ""
+    reason = _first_match(_WALL_RULES, title, text, html)
+    if reason is not None:
+        return reason
+    if status >= 300:
+        return f"http_{status}"
+    reason = _first_match(_SOFT_RULES, title, text, html)
+    if reason is not None:
+        return reason
+    if not structured and text_chars(text) < MIN_TEXT_CHARS:
+        return "near_empty"
+    return None
+
+
+def _first_match(rules: tuple[Rule, ...], title: str, text: str, html: str | None) -> str | None:
     n = len(text)
-    for rule in RULES:
+    for rule in rules:
         if rule.max_length is not None and n > rule.max_length:
             continue
         if rule.where == "title":
@@ -142,6 +164,4 @@ def check_validity(
             hay = html
         if hay and rule.pattern.search(hay):
             return rule.reason
-    if not structured and text_chars(text) < MIN_TEXT_CHARS:
-        return "near_empty"
     return None

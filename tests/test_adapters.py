@@ -549,7 +549,7 @@ def test_arxiv_abs_error_pages() -> None:
     body = b"<html><head><title>arXiv Error</title></head><body><h1>Article identifier '9999.99999' not recognized</h1></body></html>"
     assert parse_response("https://arxiv.org/abs/9999.99999", 404, HTML, body).invalid_reason == "http_404"
     p = parse_response("https://arxiv.org/abs/9999.99999", 200, HTML, body)
-    assert (p.valid, p.invalid_reason) == (False, "missing_fields: arxiv_id,title,abstract")
+    assert (p.valid, p.invalid_reason) == (False, "missing_fields: title,abstract")
     wall = b"<html><head><title>Just a moment...</title></head><body><p>Checking your browser</p></body></html>"
     assert parse_response("https://arxiv.org/abs/2101.00001", 200, HTML, wall).invalid_reason == "cloudflare_challenge"
 
@@ -745,6 +745,39 @@ def test_wikipedia_api_list_form_uses_request_host() -> None:
     p = parse_response("https://de.wikipedia.org/w/api.php?action=query&prop=links&titles=Zug&format=json&formatversion=2", 200, JSON, body)
     assert p.valid and p.title == "Zug"
     assert kinds_of(p, "https://de.wikipedia.org/wiki/Kanton_Zug") == {"article"}
+
+
+# ---------------------------------------------------------------------------
+# HTML -> markdown helper
+# ---------------------------------------------------------------------------
+
+
+def test_markdown_rendering() -> None:
+    from bs4 import BeautifulSoup
+
+    from crawl.markdown import html_to_markdown
+
+    html = (
+        "<div><h2>Title <small>x</small></h2><p>Line one<br>line two &amp; <code>a  b</code></p>"
+        "<ol><li>first</li><li>second<ul><li>inner</li></ul></li></ol>"
+        "<table><tr><th>k</th><th>v</th></tr><tr><td>a|b</td><td><table><tr><td>n1</td><td>n2</td></tr></table></td></tr></table>"
+        "<blockquote><p>quoted</p></blockquote><pre>x = 1\n  y = 2</pre>"
+        "<script>var no = 1;</script><style>.no{}</style><img alt='no'><!-- no --></div>"
+    )
+    md = html_to_markdown(BeautifulSoup(html, "lxml").div)
+    assert md == (
+        "## Title x\n\nLine one\nline two & `a b`\n\n1. first\n2. second\n  - inner\n\n"
+        "| k | v |\n|---|---|\n| a\\|b | n1 n2 |\n\n> quoted\n\n```\nx = 1\n  y = 2\n```"
+    )
+
+
+def test_markdown_survives_very_deep_nesting() -> None:
+    from bs4 import BeautifulSoup
+
+    from crawl.markdown import html_to_markdown
+
+    soup = BeautifulSoup("<div>" * 5000 + "deep text" + "</div>" * 5000, "lxml")
+    assert "deep text" in html_to_markdown(soup.body)
 
 
 # ---------------------------------------------------------------------------

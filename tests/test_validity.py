@@ -79,9 +79,18 @@ def test_ray_id_without_cloudflare_is_not_a_challenge() -> None:
     assert check_validity(200, "Ray", "Ray ID badge holders may enter. " * 20) is None
 
 
-def test_http_429_keeps_numeric_status() -> None:
+def test_bot_walls_are_named_whatever_the_status() -> None:
+    """Cloudflare serves challenges as 403/503 and rate limits come as 429: the wall
+    is the informative reason, not the number."""
     body = page("429 Too Many Requests", "<h1>Too Many Requests</h1><p>Retry later.</p>")
-    assert web(body, status=429).invalid_reason == "http_429"
+    assert web(body, status=429).invalid_reason == "rate_limited"
+    cf = page("Attention Required! | Cloudflare", "<h1>Sorry, you have been blocked</h1><p>Cloudflare Ray ID: 8a1f2c3d</p>")
+    assert web(cf, status=403).invalid_reason == "cloudflare_challenge"
+    assert web(cf, status=503).invalid_reason == "cloudflare_challenge"
+    # a plain error page keeps its status, and soft-error rules do not override it
+    assert web(page("Page not found", "<p>Nothing here.</p>"), status=404).invalid_reason == "http_404"
+    assert web(page("Access Denied", "<p>Access Denied</p>"), status=403).invalid_reason == "http_403"
+    assert web(page("Error", "<p>oops</p>"), status=429).invalid_reason == "http_429"
 
 
 def test_soft_rate_limit_served_with_200() -> None:
@@ -205,11 +214,16 @@ def test_length_cap_keeps_long_pages_valid() -> None:
     assert check_validity(200, "Error", "Too many requests. Try again later.") == "rate_limited"
 
 
-def test_structured_pages_are_exempt_from_near_empty() -> None:
+def test_structured_pages_are_exempt_from_near_empty_and_title_rules() -> None:
     assert check_validity(200, "London", "# London", structured=True) is None
     assert check_validity(200, "London", "# London") == "near_empty"
-    # ...but not from the status check
+    # a GitHub user named "login" is not a login wall
+    assert check_validity(200, "login", "# login (Some One)", structured=True) is None
+    assert check_validity(200, "login", "# login (Some One)") == "login_wall"
+    # ...but the status and the text rules still apply
     assert check_validity(404, "x", "# x", structured=True) == "http_404"
+    api_limit = '{"message":"API rate limit exceeded for 203.0.113.7."}'
+    assert check_validity(403, "", api_limit, structured=True) == "rate_limited"
 
 
 def test_structured_kinds() -> None:

@@ -16,7 +16,7 @@ Text decisions (the markdown in ``text``):
 * dropped sections (with their subsections): References, Notes, Footnotes,
   Citations, Sources, Works cited, Further reading, External links and See also.
   "See also" is only a list of titles; its targets stay in ``links``. The section
-  titles still appear in ``fields["sections"]`` (all h2-h4 headings in order).
+  titles still appear in ``fields["sections"]`` (all h2-h6 headings in order).
 * math is kept as ``$TeX$`` from the formula's alt text.
 
 Links are classified before any cleanup, on the untouched tree, so navbox and edit
@@ -36,16 +36,17 @@ from crawl.page import LinkKind, ParsedPage
 
 SOURCE = "wikipedia"
 
-# Namespaces whose pages are not articles (lower-case, spaces as underscores).
+# Namespaces whose pages are not articles (lower-case, spaces as underscores), plus
+# the long interwiki prefixes. One-letter interwiki aliases (``c:``, ``q:``) are left
+# out on purpose: "C: The Contra Adventure" and "Q: Are We Not Men?" are articles.
 FILE_NAMESPACES = frozenset({"file", "image", "media"})
 NAMESPACES = frozenset(
     {
         "special", "talk", "user", "wikipedia", "wp", "project", "help", "category",
         "template", "portal", "module", "mediawiki", "draft", "book", "timedtext",
-        "education_program", "gadget", "gadget_definition", "topic", "wikt", "wiktionary",
-        "commons", "meta", "mw", "wikisource", "wikiquote", "wikibooks", "wikinews",
-        "wikiversity", "wikivoyage", "wikidata", "d", "s", "q", "b", "n", "v", "voy",
-        "species", "wikispecies", "phab", "foundation", "wmf", "outreach", "m", "c",
+        "education_program", "gadget", "gadget_definition", "topic", "event",
+        "wikt", "wiktionary", "commons", "meta", "mw", "wikisource", "wikiquote",
+        "wikibooks", "wikinews", "wikiversity", "wikivoyage", "wikidata", "wikispecies",
     }
 )
 
@@ -74,7 +75,7 @@ DROP_CLASSES = frozenset(
         "portal", "portalbox", "sistersitebox", "side-box", "mw-authority-control",
         "authority-control", "Inline-Template", "mw-kartographer-maplink", "magnify",
         "floatright", "floatleft", "locmap", "Z3988", "mw-file-description", "mwe-math-fallback-image-inline",
-        "mw-editsection-bracket", "stub", "asbox", "box-Multiple_issues", "plainlinks metadata",
+        "mw-editsection-bracket", "stub", "asbox", "box-Multiple_issues",
         "vector-body-before-content", "mw-hidden-catlinks", "noexcerpt",
     }
 )
