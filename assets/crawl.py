@@ -13,7 +13,7 @@ from crawl.corpus import pages_frame, read_pages, write_pages
 from crawl.frontier import FrontierSettings
 from crawl.search_index import SearchIndex
 from crawl.session import run_crawl
-from crawl.validity import check_validity
+from crawl.validity import check_validity, is_structured_kind
 
 SOURCES = ("arxiv", "github", "wikipedia")
 source_partitions = dg.StaticPartitionsDefinition(list(SOURCES))
@@ -87,7 +87,8 @@ def _check_results(df: pl.DataFrame) -> list[dg.AssetCheckResult]:
     dupes = df.height - df["canonical_url"].n_unique() if df.height else 0
     bad = []
     for row in valid.iter_rows(named=True):
-        reason = check_validity(row["status"] or 0, row["title"] or "", row["text"] or "")
+        reason = check_validity(row["status"] or 0, row["title"] or "", row["text"] or "",
+                                structured=is_structured_kind(row["kind"] or ""))
         if row["outcome"] != "ok" or not (200 <= (row["status"] or 0) < 300) or reason is not None:
             bad.append(f"{row['canonical_url']} ({reason or row['outcome']}/{row['status']})")
     return [

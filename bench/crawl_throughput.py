@@ -61,6 +61,7 @@ class Run:
     valid: int  # pages whose ParsedPage.valid is True
     wall_s: float
     cpu_s: float  # CPU seconds of the crawling process(es) during the run
+    foreign: float = 0.0  # cores busy with processes outside this benchmark during the run (see Meter)
 
 
 @dataclass
@@ -77,6 +78,49 @@ class Contestant:
     def pages_per_s(self) -> float:
         m = self.median
         return m.pages / m.wall_s if m.wall_s > 0 else 0.0
+
+
+class Meter:
+    """How busy the machine was with *other* work while a run went on.
+
+    ``/proc/stat`` gives CPU time used by everyone (steal included); subtracting what
+    this benchmark's processes used (itself, reaped children such as pool workers and
+    the Scrapy subprocess, and the replay server process) leaves other tenants' load,
+    in cores. On a shared 2-core box a run with foreign load > ~0.2 is disturbed.
+    """
+
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    server_pid: int | None = None
+
+    @classmethod
+    def _busy(cls) -> float:
+        try:
+            with open("/proc/stat") as fh:
+                f = [int(x) for x in fh.readline().split()[1:]]
+        except OSError:
+            return float("nan")
+        # user nice system idle iowait irq softirq steal ...
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / cls.tick
+
+    @classmethod
+    def _server_cpu(cls) -> float:
+        if cls.server_pid is None:
+            return 0.0
+        try:
+            with open(f"/proc/{cls.server_pid}/stat") as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / cls.tick
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def __enter__(self) -> Meter:
+        self.t0, self.b0, self.o0 = time.perf_counter(), self._busy(), _cpu_now() + self._server_cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self.t0
+        ours = _cpu_now() + self._server_cpu() - self.o0
+        self.foreign = max(0.0, (self._busy() - self.b0 - ours) / wall) if wall > 0 else 0.0
 
 
 def _cpu_now() -> float:
@@ -112,6 +156,7 @@ class ServerHandle:
             self._proc = ctx.Process(target=_server_child, args=([str(self.archive)], self.cache_size, child),
                                      name="replay-server", daemon=True)
             self._proc.start()
+            Meter.server_pid = self._proc.pid
             if not parent.poll(60):
                 raise RuntimeError("replay server process did not start")
             self.url = parent.recv()
@@ -162,7 +207,7 @@ def _fetcher(server_url: str, concurrency: int):  # type: ignore[no-untyped-def]
     )
 
 
-async def _seekforge_inline(server_url: str, urls: list[str], concurrency: int) -> Run:
+async def _seekforge_inline(server_url: str, urls: list[str], concurrency: int, parse: bool = True) -> Run:
     from crawl.adapters import parse_response
     from crawl.urls import canonicalize
 
@@ -173,6 +218,8 @@ async def _seekforge_inline(server_url: str, urls: list[str], concurrency: int) 
             r = await fetcher.fetch(url)
             if not (r.ok and r.status is not None):
                 return False, False
+            if not parse:
+                return True, bool(r.body)
             page = parse_response(canonicalize(r.final_url) or r.final_url, r.status, r.headers, r.body)
             return True, page.valid
 
@@ -244,16 +291,17 @@ def _scrapy_child() -> None:
                 p = urlsplit(u)
                 path = p.path + (f"?{p.query}" if p.query else "")
                 yield scrapy.Request(server + path, headers={"Host": p.netloc, SCHEME_HEADER: p.scheme},
-                                     callback=self.parse, cb_kwargs={"original": u})
+                                     callback=self.parse, cb_kwargs={"original": u}, dont_filter=job["dont_filter"] and self.tag != "warmup")
 
         def parse(self, response, original: str):  # type: ignore[no-untyped-def,override]
             headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                        for k, v in ((k, response.headers.get(k)) for k in response.headers.keys()) if v is not None}
-            page = parse_response(original, response.status, headers, response.body)
+            valid = parse_response(original, response.status, headers, response.body).valid if job["parse"] \
+                else bool(response.body)
             self.st["pages"] += 1
-            self.st["valid"] += bool(page.valid)
+            self.st["valid"] += bool(valid)
             self.st["t_last"], self.st["cpu_last"] = time.perf_counter(), time.process_time()
-            yield {"url": original, "valid": page.valid}
+            yield {"url": original, "valid": valid}
 
     @deferred_f_from_coro_f
     async def main(reactor):  # type: ignore[no-untyped-def]
@@ -277,8 +325,10 @@ def _scrapy_child() -> None:
         print("SCRAPY_RESULT " + json.dumps(out), flush=True)
 
 
-def run_scrapy(server_url: str, urls: list[str], warm: list[str], concurrency: int) -> Run:
-    job = {"server_url": server_url, "urls": urls, "warm_urls": warm, "concurrency": concurrency}
+def run_scrapy(server_url: str, urls: list[str], warm: list[str], concurrency: int, parse: bool = True) -> Run:
+    # dont_filter only when the list repeats URLs on purpose (the fetch-only table).
+    job = {"server_url": server_url, "urls": urls, "warm_urls": warm, "concurrency": concurrency, "parse": parse,
+           "dont_filter": len(set(urls)) < len(urls)}
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--_scrapy-child"],
                           input=json.dumps(job), capture_output=True, text=True, timeout=900, cwd=REPO)
     for line in proc.stdout.splitlines():
@@ -324,18 +374,27 @@ def select_urls(all_urls: list[str], n: int) -> list[str]:
     return [all_urls[int(i * step)] for i in range(n)]
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def main() -> None:
     if "--_scrapy-child" in sys.argv:
         _scrapy_child()
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pages", type=int, default=100,
-                    help="URLs to crawl, spread evenly over the archive (default 100; the Wikipedia archive has 608)")
+    ap.add_argument("--pages", type=int, default=80,
+                    help="URLs to crawl, spread evenly over the archive (default 80; the Wikipedia archive has 608)")
     ap.add_argument("--concurrency", type=int, default=16, help="concurrent requests, both crawlers (default 16)")
     ap.add_argument("--archive", type=Path, default=None, help=f"WARC to replay (default {DEFAULT_ARCHIVE})")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per contestant; median reported (default 3)")
     ap.add_argument("--server", choices=("process", "thread"), default="process",
                     help="replay server in its own process (default) or on a thread of this process")
+    ap.add_argument("--fetch-rounds", type=int, default=5,
+                    help="fetch-only table: the URL list is fetched this many times per run (default 5; 0 skips it)")
     ap.add_argument("--skip", default="", help="comma list of contestants to skip: inline,pw0,pw2,scrapy")
     args = ap.parse_args()
 
@@ -348,84 +407,121 @@ def main() -> None:
         if not archive.exists():
             from crawl.miniweb import ARCHIVE_PATH
 
-            archive_note = f" (fallback: {DEFAULT_ARCHIVE} is missing)"
+            archive_note = f" (FALLBACK: {DEFAULT_ARCHIVE} is missing, using the embedded mini-web)"
             archive = ARCHIVE_PATH
     archive = archive.resolve()
     all_urls = WarcIndex([archive]).urls()
     urls = select_urls(all_urls, args.pages)
     warm = urls[:WARMUP_URLS]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(cores, 2)
+    c = args.concurrency
 
     print(f"archive      : {archive}{archive_note} ({len(all_urls)} responses)")
-    print(f"pages        : {len(urls)} (spread over the archive), warm-up {len(warm)}, repeats {args.repeats} (median)")
-    print(f"concurrency  : {args.concurrency} (total and per host, both crawlers)")
-    print(f"machine      : {cores} cores usable (os.cpu_count()={os.cpu_count()}), {platform.processor() or platform.machine()},"
-          f" Python {platform.python_version()}")
-    print(f"replay server: one, {'own process' if args.server == 'process' else 'thread in the benchmark process'};"
-          f" record cache holds all {len(urls)} pages, primed before timing", flush=True)
+    print(f"pages        : {len(urls)} (spread evenly over the archive), warm-up {len(warm)},"
+          f" {args.repeats} timed repeats (median), interleaved")
+    print(f"concurrency  : {c} (total and per host, both crawlers)")
+    print(f"machine      : {cores} cores usable (os.cpu_count()={os.cpu_count()}), {platform.machine()},"
+          f" Python {platform.python_version()}, load average {_loadavg()} at start")
 
     t_start = time.perf_counter()
     with ServerHandle(archive, cache_size=max(256, len(urls) + 1), mode=args.server) as srv:
         primed = prime_server(srv.url, urls)
-        print(f"             : {srv.url}; priming fetched {primed}/{len(urls)} with HTTP 200", flush=True)
+        print(f"replay server: one for everybody, {'its own process' if args.server == 'process' else 'a thread of this process'},"
+              f" {srv.url}; record cache holds all {len(urls)} pages, primed ({primed}/{len(urls)} HTTP 200)", flush=True)
+        bodies = load_bodies(archive, urls)
 
         contestants = {
-            "inline": Contestant("seekforge fetch+inline parse"),
+            "inline": Contestant("seekforge Fetcher + inline parse"),
             "pw0": Contestant("seekforge Crawler(parse_workers=0)"),
             "pw2": Contestant("seekforge Crawler(parse_workers=2)"),
             "scrapy": Contestant("scrapy (parse in callback)"),
+            "bound": Contestant("parse only, no network, 1 core"),
         }
         for key in skip:
             contestants.pop(key, None)
+        fetch_urls = urls * args.fetch_rounds
+        fetch_only = {"seek": Contestant("seekforge Fetcher, no parse"), "scrapy": Contestant("scrapy, no parse")} \
+            if args.fetch_rounds > 0 else {}
 
         def run_one(key: str, url_list: list[str]) -> Run:
-            c = args.concurrency
+            with Meter() as meter:
+                r = _run_one(key, url_list)
+            r.foreign = meter.foreign
+            return r
+
+        def _run_one(key: str, url_list: list[str]) -> Run:
             if key == "inline":
                 return asyncio.run(_seekforge_inline(srv.url, url_list, c))
             if key == "pw0":
                 return asyncio.run(_seekforge_crawler(srv.url, url_list, c, 0))
             if key == "pw2":
                 return asyncio.run(_seekforge_crawler(srv.url, url_list, c, 2))
-            return run_scrapy(srv.url, url_list, warm, c)  # warm-up inside the subprocess
+            if key == "bound":
+                return parse_only(bodies[: len(url_list)])
+            return run_scrapy(srv.url, url_list, warm, c)  # Scrapy warms up inside its subprocess
 
-        bodies = load_bodies(archive, urls)
-        bound = Contestant("parse only, no network, 1 core")
-
-        # Warm-up (seekforge; Scrapy warms up inside each of its subprocesses).
+        # Warm-up: every in-process contestant once on the first URLs.
         for key in contestants:
             if key != "scrapy":
                 run_one(key, warm)
-        parse_only(bodies[:WARMUP_URLS])
+        asyncio.run(_seekforge_inline(srv.url, warm, c, parse=False))
 
         for rep in range(args.repeats):
-            for key, cont in [*contestants.items(), ("bound", bound)]:
-                r = parse_only(bodies) if key == "bound" else run_one(key, urls)
+            for key, cont in contestants.items():
+                r = run_one(key, urls)
                 cont.runs.append(r)
-                print(f"  rep {rep + 1} {cont.name:<38} {r.pages:4d} pages {r.wall_s:7.2f}s "
-                      f"{r.pages / r.wall_s:6.2f} p/s  cpu {r.cpu_s:6.2f}s", flush=True)
+                print(f"  rep {rep + 1} {cont.name:<36} {r.pages:4d} pages {r.wall_s:7.2f}s "
+                      f"{r.pages / r.wall_s:7.2f} p/s  cpu {r.cpu_s:6.2f}s  other load {r.foreign:4.2f} cores", flush=True)
+            for key, cont in fetch_only.items():
+                with Meter() as meter:
+                    r = (asyncio.run(_seekforge_inline(srv.url, fetch_urls, c, parse=False)) if key == "seek"
+                         else run_scrapy(srv.url, fetch_urls, warm, c, parse=False))
+                r.foreign = meter.foreign
+                cont.runs.append(r)
+                print(f"  rep {rep + 1} {cont.name:<36} {r.pages:4d} pages {r.wall_s:7.2f}s "
+                      f"{r.pages / r.wall_s:7.2f} p/s  cpu {r.cpu_s:6.2f}s  other load {r.foreign:4.2f} cores", flush=True)
 
     # ------------------------------------------------------------------- report
-    single = bound.pages_per_s
-    workers = min(cores or 1, 2)
+    single = contestants["bound"].pages_per_s if "bound" in contestants else float("nan")
+    all_runs = [r for cont in [*contestants.values(), *fetch_only.values()] for r in cont.runs]
+    disturbed = sum(r.foreign > 0.2 for r in all_runs)
     print()
-    print(f"Crawl throughput, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(urls)} pages, concurrency {args.concurrency},"
-          f" {cores} cores, server in {args.server}, median of {args.repeats}")
-    print(f"{'contestant':<38} {'pages':>5} {'valid':>5} {'wall s':>7} {'pages/s':>8} {'cpu s/page':>10} {'of bound':>8}")
-    for key, cont in contestants.items():
+    print(f"Crawl throughput, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {len(urls)} Wikipedia pages (~150 KB) from"
+          f" {archive.name}; concurrency {c}; {cores} cores; replay server in {args.server};"
+          f" median of {args.repeats}; load average {_loadavg()} at end")
+    print(f"{'contestant':<38} {'pages':>5} {'valid':>5} {'wall s':>7} {'pages/s':>8} {'best p/s':>8}"
+          f" {'cpu s/page':>10} {'of bound':>8} {'other load':>10}")
+
+    def row(name: str, cont: Contestant, limit: float | None, cpu_scale: float = 1.0, fmt: str = ".4f") -> None:
         m = cont.median
-        limit = single * (workers if key == "pw2" else 1)
-        print(f"{cont.name:<38} {m.pages:5d} {m.valid:5d} {m.wall_s:7.2f} {cont.pages_per_s:8.2f} "
-              f"{m.cpu_s / max(m.pages, 1):10.4f} {cont.pages_per_s / limit:8.0%}")
-    m = bound.median
-    print(f"{'physical bound: parse only, 1 core':<38} {m.pages:5d} {m.valid:5d} {m.wall_s:7.2f} {single:8.2f} "
-          f"{m.cpu_s / max(m.pages, 1):10.4f}")
-    print(f"{f'physical bound: parse only, x{workers} cores':<38} {'':5} {'':5} {'':7} {single * workers:8.2f}")
+        best = max(r.pages / r.wall_s for r in cont.runs)
+        of_bound = f"{cont.pages_per_s / limit:8.0%}" if limit else f"{'':8}"
+        print(f"{name:<38} {m.pages:5d} {m.valid:5d} {m.wall_s:7.2f} {cont.pages_per_s:8.2f} {best:8.2f}"
+              f" {cpu_scale * m.cpu_s / max(m.pages, 1):10{fmt}} {of_bound} {statistics.median(r.foreign for r in cont.runs):10.2f}")
+
+    for key, cont in contestants.items():
+        if key != "bound":
+            row(cont.name, cont, single * (workers if key == "pw2" else 1))
+    if "bound" in contestants:
+        row("physical bound: parse only, 1 core", contestants["bound"], None)
+        print(f"{f'physical bound: parse only, x{workers} cores':<38} {'':5} {'':5} {'':7} {single * workers:8.2f}")
     if "scrapy" in contestants:
         sp = contestants["scrapy"].pages_per_s
         for key, cont in contestants.items():
-            if key != "scrapy":
-                print(f"ratio {cont.name} / scrapy = {cont.pages_per_s / sp:.2f}  (goal >= 1.5)")
+            if key not in ("scrapy", "bound"):
+                print(f"ratio  {cont.name:<36} / scrapy = {cont.pages_per_s / sp:5.2f}   (goal >= 1.5)")
+    if fetch_only:
+        print()
+        print(f"Fetch only (no parse): the same {len(urls)} URLs x {args.fetch_rounds} rounds, concurrency {c}"
+              f" (cpu column in ms/page)")
+        for cont in fetch_only.values():
+            row(cont.name, cont, None, cpu_scale=1000.0, fmt=".2f")
+        print(f"ratio  seekforge / scrapy (fetch only) = {fetch_only['seek'].pages_per_s / fetch_only['scrapy'].pages_per_s:5.2f}")
+    print()
+    print(f"{disturbed} of {len(all_runs)} timed runs saw other load > 0.2 cores"
+          + ("; figures from a disturbed machine, re-run on a quiet one before quoting them" if disturbed else "; machine was quiet"))
     print(f"total benchmark time {time.perf_counter() - t_start:.0f}s")
 
 

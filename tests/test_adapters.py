@@ -176,8 +176,8 @@ def test_mozilla_infobox_and_links(modern: dict[str, ParsedPage]) -> None:
     assert "article" in kinds_of(p, "https://en.wikipedia.org/wiki/Netscape")
     # sidebar / header links are navigation, never article
     assert kinds_of(p, "https://en.wikipedia.org/wiki/Main_Page") == {"navigation"}
-    # links inside navboxes are navigation (this one appears only in the Mozilla navbox)
-    assert kinds_of(p, "https://en.wikipedia.org/wiki/Mozilla_Sunbird") == {"navigation"}
+    # links inside navboxes go to related articles (this one appears only in the Mozilla navbox)
+    assert kinds_of(p, "https://en.wikipedia.org/wiki/Mozilla_Sunbird") == {"article"}
     # edit links
     edits = [link.url for link in p.links if link.kind == LinkKind.EDIT]
     assert edits and all("action=edit" in u or "index.php" in u for u in edits)
@@ -221,8 +221,8 @@ def test_andy_roddick_links_and_infobox(wiki2014: dict[str, ParsedPage]) -> None
     assert kinds_of(p, "https://en.wikipedia.org/wiki/File:Roddick_2012.jpg") == {"file"}
     assert kinds_of(p, "https://en.wikipedia.org/wiki/Special:BookSources/0-595-30785-X") == {"special"}
     assert kinds_of(p, "https://en.wikipedia.org/wiki/Template_talk:World_TeamTennis") == {"special"}
-    # only linked from the bottom navboxes
-    assert kinds_of(p, "https://en.wikipedia.org/wiki/Olivier_Rochus") == {"navigation"}
+    # only linked from the bottom navboxes: related articles, followed by the crawl
+    assert kinds_of(p, "https://en.wikipedia.org/wiki/Olivier_Rochus") == {"article"}
     # red links are edit links
     assert kinds_of(p, "https://en.wikipedia.org/w/index.php?action=edit&redlink=1&title=Pat_Serret") == {"edit"}
 
@@ -337,7 +337,7 @@ def test_vector2022_links(vector2022: ParsedPage) -> None:
         w + "Protocol_relative": {"article"},
         w + "Founding_event": {"article"},
         w + "Related_topic": {"article"},  # dropped from text, kept as a link
-        w + "Navbox_only_topic": {"navigation"},
+        w + "Navbox_only_topic": {"article"},
         w + "Main_Page": {"navigation"},
         w + "Talk:Example_topic": {"special"},
         w + "Category:Things": {"special"},

@@ -8,6 +8,7 @@ promises never to raise.
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import warnings
 from collections.abc import Mapping
@@ -40,7 +41,7 @@ def make_soup(html: str, *, split_classes: bool = True) -> BeautifulSoup:
 
     ``split_classes=False`` keeps ``class`` as the raw string instead of a list,
     which makes bs4 parse ~30% faster on large pages; callers must then match
-    classes themselves (see :func:`class_list`) rather than with ``class_=``.
+    classes themselves (as :mod:`.wikipedia_html` does) rather than with ``class_=``.
 
     A leading ``<?xml ...?>`` declaration (XHTML, or XML sent as text/html) means
     nothing to the HTML parser; dropping it also avoids bs4's per-document warning.
@@ -53,17 +54,29 @@ def make_soup(html: str, *, split_classes: bool = True) -> BeautifulSoup:
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str:
-    """Case-insensitive header lookup ('' when absent)."""
+    """Case-insensitive header lookup ('' when absent).
+
+    Accepts a mapping (the documented type) and, defensively, a sequence of
+    ``(name, value)`` pairs as warcio and http.client hand them out.
+    """
     if not headers:
         return ""
-    value = headers.get(name)
-    if value is None:
-        lname = name.lower()
-        for k, v in headers.items():
-            if isinstance(k, str) and k.lower() == lname:
-                value = v
-                break
-    return value if isinstance(value, str) else ""
+    lname = name.lower()
+    if isinstance(headers, Mapping):
+        value = headers.get(name)
+        if isinstance(value, str):
+            return value
+        pairs = headers.items()
+    else:
+        pairs = headers  # type: ignore[assignment]
+    for pair in pairs:
+        try:
+            k, v = pair
+        except (TypeError, ValueError):
+            continue
+        if isinstance(k, str) and k.lower() == lname and isinstance(v, str):
+            return v
+    return ""
 
 
 def mime_type(headers: Mapping[str, str] | None) -> str:
@@ -210,6 +223,12 @@ def finish(page: ParsedPage, status: int, *, html: str | None = None) -> ParsedP
     else:
         page.valid = False
     return page
+
+
+def compact_json(data: object, limit: int = 20_000) -> str:
+    """Compact, key-sorted JSON text, truncated to ``limit`` characters."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[:limit] + "\u2026"
 
 
 def error_reason(exc: BaseException) -> str:

@@ -19,8 +19,7 @@ import re
 import trafilatura
 from lxml import html as lxml_html
 
-from crawl.adapters.common import LinkSet, canon, collapse, error_reason, finish, host_of
-from crawl.adapters.github_api import compact_json
+from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_reason, finish, host_of
 from crawl.page import LinkKind, ParsedPage
 
 _BINARY_PROBE = 4096

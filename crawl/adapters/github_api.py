@@ -27,7 +27,7 @@ import json
 import re
 from typing import Any
 
-from crawl.adapters.common import LinkSet, canon, collapse, error_reason, finish
+from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_reason, finish
 from crawl.adapters.github_links import classify_github_url
 from crawl.page import ParsedPage
 
@@ -196,12 +196,6 @@ def _summary_line(s: dict[str, Any]) -> str:
     return f"- {label}" if label != "" else "- (record)"
 
 
-def compact_json(data: Any, limit: int = MAX_TEXT) -> str:
-    """Compact, key-sorted JSON text, truncated to ``limit`` characters."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def _collect_links(data: Any, page_url: str, links: LinkSet) -> None:
     """Add the payload's links, walking it iteratively.
 
@@ -292,7 +286,7 @@ def _parse_dict(url: str, d: dict[str, Any]) -> ParsedPage:
             return page
     keys = sorted(str(k) for k in d)
     title = _str(d.get("name")) or _str(d.get("title")) or _str(d.get("message"))
-    return _page(url, "api_other", title, compact_json(d), {"keys": keys})
+    return _page(url, "api_other", title, compact_json(d, MAX_TEXT), {"keys": keys})
 
 
 def _parse_list(url: str, items: list[Any]) -> ParsedPage:
@@ -312,7 +306,7 @@ def parse_github_api(url: str, status: int, text: str) -> ParsedPage:
     elif isinstance(data, list):
         page = _parse_list(url, data)
     else:
-        page = _page(url, "api_other", "", compact_json(data), {"keys": []})
+        page = _page(url, "api_other", "", compact_json(data, MAX_TEXT), {"keys": []})
     links = LinkSet()
     _collect_links(data, url, links)
     page.links = links.links

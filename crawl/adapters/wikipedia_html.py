@@ -19,8 +19,9 @@ Text decisions (the markdown in ``text``):
   titles still appear in ``fields["sections"]`` (all h2-h6 headings in order).
 * math is kept as ``$TeX$`` from the formula's alt text.
 
-Links are classified before any cleanup, on the untouched tree, so navbox and edit
-links can be told apart by where they sit.
+Links are classified before any cleanup, on the untouched tree, by where they sit:
+in the content (navboxes included: they list related articles) -> ``article``;
+site chrome (header, sidebar, footer) -> ``navigation``; edit sections -> ``edit``.
 """
 
 from __future__ import annotations
@@ -53,11 +54,16 @@ NAMESPACES = frozenset(
 # Containers inside the content area whose links are navigation, not article links.
 # Hatnotes ("Main article: X", "For other uses, see Y") are *not* here: they point at
 # the most related articles of all.
+# Boxes inside the article whose links are page furniture (contents, categories,
+# maintenance notices, authority control). Navboxes, sidebars and succession boxes are
+# NOT here (nor succession boxes): their links go from this article to related articles (teammates, the
+# season's other matches), which is exactly what a WebWalker-style crawl follows.
+# They are still dropped from the text (see DROP_CLASSES).
 NAV_CLASSES = frozenset(
     {
-        "navbox", "vertical-navbox", "navbox-styles", "sidebar", "toc", "vector-toc",
+        "navbox-styles", "toc", "vector-toc",
         "catlinks", "portal", "portalbox", "sistersitebox", "mw-authority-control",
-        "authority-control", "succession-box", "metadata", "ambox", "tmbox", "ombox",
+        "authority-control", "metadata", "ambox", "tmbox", "ombox",
         "cmbox", "fmbox", "imbox", "mbox-small",
     }
 )
