@@ -51,13 +51,12 @@ NAMESPACES = frozenset(
     }
 )
 
-# Containers inside the content area whose links are navigation, not article links.
-# Hatnotes ("Main article: X", "For other uses, see Y") are *not* here: they point at
-# the most related articles of all.
-# Boxes inside the article whose links are page furniture (contents, categories,
-# maintenance notices, authority control). Navboxes, sidebars and succession boxes are
-# NOT here (nor succession boxes): their links go from this article to related articles (teammates, the
-# season's other matches), which is exactly what a WebWalker-style crawl follows.
+# Containers inside the content area whose links are navigation, not article links:
+# page furniture (contents, categories, maintenance notices, authority control).
+# Hatnotes ("Main article: X") are not here: they point at the most related articles
+# of all. Nor are navboxes, sidebars and succession boxes: their links go from this
+# article to related articles (teammates, the season's other matches), which is
+# exactly what a WebWalker-style crawl follows.
 # They are still dropped from the text (see DROP_CLASSES).
 NAV_CLASSES = frozenset(
     {
