@@ -61,6 +61,7 @@ class Run:
     valid: int  # pages whose ParsedPage.valid is True
     wall_s: float
     cpu_s: float  # CPU seconds of the crawling process(es) during the run
+    parse_s: float | None = None  # wall seconds inside parse_response (where the contestant lets us time it)
     foreign: float = 0.0  # cores busy with processes outside this benchmark during the run (see Meter)
 
 
@@ -211,21 +212,26 @@ async def _seekforge_inline(server_url: str, urls: list[str], concurrency: int, 
     from crawl.adapters import parse_response
     from crawl.urls import canonicalize
 
+    parse_s = 0.0
     cpu0, t0 = _cpu_now(), time.perf_counter()
     async with _fetcher(server_url, concurrency) as fetcher:
 
         async def one(url: str) -> tuple[bool, bool]:
+            nonlocal parse_s
             r = await fetcher.fetch(url)
             if not (r.ok and r.status is not None):
                 return False, False
             if not parse:
                 return True, bool(r.body)
+            p0 = time.perf_counter()
             page = parse_response(canonicalize(r.final_url) or r.final_url, r.status, r.headers, r.body)
+            parse_s += time.perf_counter() - p0
             return True, page.valid
 
         done = await asyncio.gather(*(one(u) for u in urls))
     wall, cpu = time.perf_counter() - t0, _cpu_now() - cpu0
-    return Run(pages=sum(p for p, _ in done), valid=sum(v for _, v in done), wall_s=wall, cpu_s=cpu)
+    return Run(pages=sum(p for p, _ in done), valid=sum(v for _, v in done), wall_s=wall, cpu_s=cpu,
+               parse_s=parse_s if parse else None)
 
 
 async def _seekforge_crawler(server_url: str, urls: list[str], concurrency: int, workers: int) -> Run:
@@ -283,7 +289,7 @@ def _scrapy_child() -> None:
             super().__init__(**kw)
             self.urls, self.tag = urls, tag
             self.st = stats.setdefault(tag, {"pages": 0, "valid": 0, "t0": None, "t_last": None,
-                                             "cpu0": None, "cpu_last": None})
+                                             "cpu0": None, "cpu_last": None, "parse_s": 0.0})
 
         async def start(self):  # type: ignore[no-untyped-def]
             self.st["t0"], self.st["cpu0"] = time.perf_counter(), time.process_time()
@@ -296,8 +302,10 @@ def _scrapy_child() -> None:
         def parse(self, response, original: str):  # type: ignore[no-untyped-def,override]
             headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                        for k, v in ((k, response.headers.get(k)) for k in response.headers.keys()) if v is not None}
+            p0 = time.perf_counter()
             valid = parse_response(original, response.status, headers, response.body).valid if job["parse"] \
                 else bool(response.body)
+            self.st["parse_s"] += time.perf_counter() - p0
             self.st["pages"] += 1
             self.st["valid"] += bool(valid)
             self.st["t_last"], self.st["cpu_last"] = time.perf_counter(), time.process_time()
@@ -321,6 +329,7 @@ def _scrapy_child() -> None:
         out = {"pages": t.get("pages", 0), "valid": t.get("valid", 0),
                "wall_s": (t["t_last"] - t["t0"]) if t.get("t_last") else float("nan"),
                "cpu_s": (t["cpu_last"] - t["cpu0"]) if t.get("cpu_last") else float("nan"),
+               "parse_s": t.get("parse_s") if job["parse"] else None,
                "scrapy": scrapy.__version__}
         print("SCRAPY_RESULT " + json.dumps(out), flush=True)
 
@@ -334,7 +343,7 @@ def run_scrapy(server_url: str, urls: list[str], warm: list[str], concurrency: i
     for line in proc.stdout.splitlines():
         if line.startswith("SCRAPY_RESULT "):
             d = json.loads(line.split(" ", 1)[1])
-            return Run(pages=d["pages"], valid=d["valid"], wall_s=d["wall_s"], cpu_s=d["cpu_s"])
+            return Run(pages=d["pages"], valid=d["valid"], wall_s=d["wall_s"], cpu_s=d["cpu_s"], parse_s=d["parse_s"])
     raise RuntimeError(f"scrapy subprocess failed (rc={proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
 
 
@@ -361,7 +370,8 @@ def parse_only(jobs: list[tuple[str, int, dict[str, str], bytes]]) -> Run:
 
     cpu0, t0 = _cpu_now(), time.perf_counter()
     valid = sum(parse_response(*j).valid for j in jobs)
-    return Run(pages=len(jobs), valid=valid, wall_s=time.perf_counter() - t0, cpu_s=_cpu_now() - cpu0)
+    wall = time.perf_counter() - t0
+    return Run(pages=len(jobs), valid=valid, wall_s=wall, cpu_s=_cpu_now() - cpu0, parse_s=wall)
 
 
 # ------------------------------------------------------------------------------ main
@@ -372,6 +382,10 @@ def select_urls(all_urls: list[str], n: int) -> list[str]:
         return all_urls
     step = len(all_urls) / n
     return [all_urls[int(i * step)] for i in range(n)]
+
+
+def _parse_note(r: Run) -> str:
+    return f"  in parse {1000 * r.parse_s / max(r.pages, 1):5.1f} ms/page" if r.parse_s is not None else ""
 
 
 def _loadavg() -> str:
@@ -473,7 +487,7 @@ def main() -> None:
                 r = run_one(key, urls)
                 cont.runs.append(r)
                 print(f"  rep {rep + 1} {cont.name:<36} {r.pages:4d} pages {r.wall_s:7.2f}s "
-                      f"{r.pages / r.wall_s:7.2f} p/s  cpu {r.cpu_s:6.2f}s  other load {r.foreign:4.2f} cores", flush=True)
+                      f"{r.pages / r.wall_s:7.2f} p/s  cpu {r.cpu_s:6.2f}s{_parse_note(r)}  other load {r.foreign:4.2f} cores", flush=True)
             for key, cont in fetch_only.items():
                 with Meter() as meter:
                     r = (asyncio.run(_seekforge_inline(srv.url, fetch_urls, c, parse=False)) if key == "seek"
@@ -481,25 +495,28 @@ def main() -> None:
                 r.foreign = meter.foreign
                 cont.runs.append(r)
                 print(f"  rep {rep + 1} {cont.name:<36} {r.pages:4d} pages {r.wall_s:7.2f}s "
-                      f"{r.pages / r.wall_s:7.2f} p/s  cpu {r.cpu_s:6.2f}s  other load {r.foreign:4.2f} cores", flush=True)
+                      f"{r.pages / r.wall_s:7.2f} p/s  cpu {r.cpu_s:6.2f}s{_parse_note(r)}  other load {r.foreign:4.2f} cores", flush=True)
 
     # ------------------------------------------------------------------- report
     single = contestants["bound"].pages_per_s if "bound" in contestants else float("nan")
     all_runs = [r for cont in [*contestants.values(), *fetch_only.values()] for r in cont.runs]
     disturbed = sum(r.foreign > 0.2 for r in all_runs)
     print()
-    print(f"Crawl throughput, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {len(urls)} Wikipedia pages (~150 KB) from"
+    kb = sum(len(b[3]) for b in bodies) / max(len(bodies), 1) / 1024
+    print(f"Crawl throughput, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {len(urls)} pages (mean {kb:.0f} KB) from"
           f" {archive.name}; concurrency {c}; {cores} cores; replay server in {args.server};"
           f" median of {args.repeats}; load average {_loadavg()} at end")
     print(f"{'contestant':<38} {'pages':>5} {'valid':>5} {'wall s':>7} {'pages/s':>8} {'best p/s':>8}"
-          f" {'cpu s/page':>10} {'of bound':>8} {'other load':>10}")
+          f" {'cpu s/page':>10} {'parse s/page':>12} {'of bound':>8} {'other load':>10}")
 
     def row(name: str, cont: Contestant, limit: float | None, cpu_scale: float = 1.0, fmt: str = ".4f") -> None:
         m = cont.median
         best = max(r.pages / r.wall_s for r in cont.runs)
         of_bound = f"{cont.pages_per_s / limit:8.0%}" if limit else f"{'':8}"
+        in_parse = f"{cpu_scale * m.parse_s / max(m.pages, 1):12{fmt}}" if m.parse_s is not None else f"{'':12}"
         print(f"{name:<38} {m.pages:5d} {m.valid:5d} {m.wall_s:7.2f} {cont.pages_per_s:8.2f} {best:8.2f}"
-              f" {cpu_scale * m.cpu_s / max(m.pages, 1):10{fmt}} {of_bound} {statistics.median(r.foreign for r in cont.runs):10.2f}")
+              f" {cpu_scale * m.cpu_s / max(m.pages, 1):10{fmt}} {in_parse} {of_bound}"
+              f" {statistics.median(r.foreign for r in cont.runs):10.2f}")
 
     for key, cont in contestants.items():
         if key != "bound":

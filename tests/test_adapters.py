@@ -483,7 +483,7 @@ def test_github_repo_without_readme_is_judged_on_its_summary() -> None:
         ("https://github.com/torvalds", "article"),
         ("https://github.com/torvalds/linux", "article"),
         ("https://github.com/torvalds/linux/issues/12", "article"),
-        ("https://github.com/torvalds/linux/blob/master/README", "article"),
+        ("https://github.com/torvalds/linux/blob/master/README", "other"),  # file views: readable, not followed by default
         ("https://github.com/torvalds/linux/issues", "navigation"),
         ("https://github.com/torvalds/linux/network/members", "navigation"),
         ("https://github.com/login?return_to=%2Ftorvalds", "navigation"),

@@ -6,6 +6,7 @@
 arxiv.org ``/abs/<id>``                 :mod:`.arxiv_abs` (``kind="abs"``)
 export.arxiv.org ``/api/...`` / Atom    :mod:`.arxiv_atom` (``atom_feed``)
 github.com ``/<owner>/<repo>``          :mod:`.github_html` (``repo``)
+github.com ``/<login>``                 :mod:`.github_profile` (``user`` / ``org``)
 api.github.com (JSON)                   :mod:`.github_api` (``api_*``)
 ``*.wikipedia.org`` ``/w/api.php``      :mod:`.wikipedia_api` (``api_*``)
 ``*.wikipedia.org`` HTML                :mod:`.wikipedia_html` (``article``)
@@ -28,6 +29,7 @@ from crawl.adapters.common import decode_body, error_reason, mime_type, split_ur
 from crawl.adapters.generic import looks_binary, parse_generic_html, parse_generic_json, parse_plain_text
 from crawl.adapters.github_api import parse_github_api
 from crawl.adapters.github_html import parse_github_repo
+from crawl.adapters.github_profile import parse_github_profile
 from crawl.adapters.github_links import RESERVED_TOP
 from crawl.adapters.wikipedia_api import parse_wikipedia_api
 from crawl.adapters.wikipedia_html import parse_wikipedia_html
@@ -77,6 +79,11 @@ def _sniff(mime: str, text: str) -> str:
     return "text" if (not mime or mime.startswith("text/")) else "other"
 
 
+def _is_profile_path(path: str, query: str) -> bool:
+    segs = [s for s in path.split("/") if s]
+    return len(segs) == 1 and segs[0].lower() not in RESERVED_TOP and not query
+
+
 def _is_repo_path(path: str) -> bool:
     segs = [s for s in path.split("/") if s]
     return len(segs) == 2 and segs[0].lower() not in RESERVED_TOP
@@ -101,6 +108,8 @@ def _dispatch(url: str, status: int, headers: Mapping[str, str], body: bytes) ->
             return parse_github_api(url, status, text)
         if host != "api.github.com" and fmt == "html" and _is_repo_path(path):
             return parse_github_repo(url, status, text)
+        if host != "api.github.com" and fmt == "html" and _is_profile_path(path, parts.query if parts else ""):
+            return parse_github_profile(url, status, text)
     elif source == "wikipedia":
         if path.startswith("/w/api.php") or fmt == "json":
             return parse_wikipedia_api(url, status, text)

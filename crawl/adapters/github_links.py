@@ -1,7 +1,9 @@
 """Classify github.com / api.github.com URLs (shared by the HTML and REST adapters).
 
 ``article``: content a research agent would read: users/orgs, repositories, issues,
-pull requests, discussions, files and wiki pages. ``navigation``: GitHub's own chrome
+pull requests, discussions, releases and wiki pages. ``other``: individual files and
+directories (``blob`` / ``tree``) and ``.git`` clone URLs: readable, but following them
+from every repo would turn a crawl into a mirror of the code. ``navigation``: GitHub's own chrome
 (login, pricing, marketplace, topics, sponsors, settings, ...) and per-repo
 listing/statistics pages (stargazers, forks, pulse, commits, ...). ``api``: the
 REST API. Other github-owned hosts (docs, status, raw/camo content) are
@@ -31,7 +33,8 @@ RESERVED_TOP = frozenset(
     }
 )
 # Second-level repo paths (github.com/<owner>/<repo>/<sub>) that are content.
-REPO_CONTENT = frozenset({"issues", "pull", "discussions", "blob", "tree", "wiki", "releases", "commit"})
+REPO_CONTENT = frozenset({"issues", "pull", "discussions", "wiki", "releases", "commit"})
+REPO_FILES = frozenset({"blob", "tree", "raw"})
 # ... of which these are only content with a further id/path (the bare list is chrome).
 NEEDS_TAIL = frozenset({"issues", "pull", "discussions", "blob", "tree", "releases", "commit"})
 
@@ -81,8 +84,10 @@ def classify_github_url(url: str, *, chrome_area: bool = False) -> LinkKind:
     if len(segs) == 1:
         return LinkKind.NAVIGATION if query else LinkKind.ARTICLE  # ?tab=repositories etc.
     if len(segs) == 2:
-        return LinkKind.ARTICLE
+        return LinkKind.OTHER if segs[1].endswith(".git") else LinkKind.ARTICLE
     sub = segs[2].lower()
+    if sub in REPO_FILES:
+        return LinkKind.OTHER
     if sub in REPO_CONTENT and (sub not in NEEDS_TAIL or len(segs) >= 4):
         return LinkKind.ARTICLE
     return LinkKind.NAVIGATION

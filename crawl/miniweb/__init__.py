@@ -27,13 +27,24 @@ SEED_URLS: dict[str, list[str]] = {
         "https://en.wikipedia.org/wiki/Marrick_Athletic_F.C.",
     ],
     "arxiv": [
+        # arXiv abstract pages rarely link to each other, so a paper list is the root set.
+        "https://arxiv.org/abs/1811.02291",
+        "https://arxiv.org/abs/1906.01123",
+        "https://arxiv.org/abs/2008.03315",
+        "https://arxiv.org/abs/2009.07716",
         "https://arxiv.org/abs/2103.08841",
+        "https://arxiv.org/abs/2402.15570",
+        "https://arxiv.org/abs/2409.07754",
         "https://export.arxiv.org/api/query?id_list=2103.08841%2C2201.03390%2C2204.06632%2C2306.11802",
     ],
     "github": [
         "https://github.com/sorvik-institute",
         "https://github.com/sorvik-institute/tidewell",
         "https://github.com/skerry-lang/skerry",
+        # The REST API is a separate host with no links into it from HTML pages.
+        "https://api.github.com/repos/sorvik-institute/tidewell",
+        "https://api.github.com/repos/sorvik-institute/cairnqa",
+        "https://api.github.com/repos/skerry-lang/skerry",
     ],
 }
 
