@@ -16,4 +16,5 @@ demo: setup
 
 # (b) install, then run the test suite.
 test: setup
+	@mkdir -p "$(DAGSTER_HOME)"
 	.venv/bin/python -m pytest -q

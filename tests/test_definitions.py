@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,10 +37,11 @@ def test_jobs_schedule_and_checks() -> None:
     assert {"non_empty", "unique_canonical_urls", "no_invalid_among_valid", "self_retrieval"} <= check_names
 
 
-def test_dagster_definitions_validate_cli() -> None:
+def test_dagster_definitions_validate_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
-        cwd=REPO, capture_output=True, text=True, timeout=180,
+        cwd=REPO, capture_output=True, text=True, timeout=180, env=env,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
