@@ -63,3 +63,29 @@ def test_crawl_through_hostile_server_keeps_every_good_page(hostile_server) -> N
     assert df["canonical_url"].is_unique().all()
     assert hostile_server.hits(hs.PRIVATE_SECRET) == 0
     assert not df.filter(pl.col("valid") & (pl.col("status") != 200)).height
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+def test_crawler_renders_javascript_only_page_through_its_own_fetcher(hostile_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium missing: scripts/install_system_deps.sh installs it")
+    url = hostile_server.url(hs.JS_ONLY)
+    plain = run_crawl([url], source=SourceSettings(mode="http", allow_networks=("127.0.0.1",)), fetch=SETTINGS,
+                      crawl=CrawlSettings(frontier=FrontierSettings(max_depth=0)))
+    assert plain.rows[0]["valid"] is False  # raw HTML: nothing but a script
+    rendered = run_crawl(
+        [url],
+        source=SourceSettings(mode="http", allow_networks=("127.0.0.1",)),
+        fetch=SETTINGS,
+        crawl=CrawlSettings(frontier=FrontierSettings(max_depth=0), browser_auto=True),
+        warc_path=tmp_path / "js.warc.gz",
+    )
+    row = rendered.rows[0]
+    assert row["fetch_mode"] == "browser" and row["valid"], row["invalid_reason"]
+    assert row["title"] == "Rendered by JavaScript"
+    assert len(row["text"]) > 500
+    # The page was fetched once, by our fetcher (the browser got it handed over).
+    assert hostile_server.hits(hs.JS_ONLY) == 2  # one per crawl above
