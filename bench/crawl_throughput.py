@@ -400,8 +400,8 @@ def main() -> None:
         _scrapy_child()
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pages", type=int, default=80,
-                    help="URLs to crawl, spread evenly over the archive (default 80; the Wikipedia archive has 608)")
+    ap.add_argument("--pages", type=int, default=60,
+                    help="URLs to crawl, spread evenly over the archive (default 60; the Wikipedia archive has 608)")
     ap.add_argument("--concurrency", type=int, default=16, help="concurrent requests, both crawlers (default 16)")
     ap.add_argument("--archive", type=Path, default=None, help=f"WARC to replay (default {DEFAULT_ARCHIVE})")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per contestant; median reported (default 3)")
@@ -438,6 +438,20 @@ def main() -> None:
     print(f"concurrency  : {c} (total and per host, both crawlers)")
     print(f"machine      : {cores} cores usable (os.cpu_count()={os.cpu_count()}), {platform.machine()},"
           f" Python {platform.python_version()}, load average {_loadavg()} at start")
+
+    from importlib.metadata import version
+
+    import httpcore
+    import httpx
+
+    try:
+        import sniffio  # noqa: F401  # absent: httpcore 1.0.x retries a failed import on every request
+
+        sniff = "present"
+    except ImportError:
+        sniff = "ABSENT (httpcore pays a failed import per lock/event: ~2 ms/request)"
+    print(f"http stacks  : httpx {httpx.__version__}, httpcore {httpcore.__version__}, sniffio {sniff};"
+          f" scrapy {version('scrapy')} (not imported here)")
 
     t_start = time.perf_counter()
     with ServerHandle(archive, cache_size=max(256, len(urls) + 1), mode=args.server) as srv:

@@ -38,3 +38,25 @@ def hostile_server() -> Iterator[HostileServer]:
 # ---------------------------------------------------------------------------
 # END hostile_server fixture
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# BEGIN fake_llm fixture (see tests/fake_llm_server.py)
+# ---------------------------------------------------------------------------
+from fake_llm_server import FakeLLMServer  # noqa: E402
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLMServer]:
+    """A fresh scripted OpenAI-compatible server on 127.0.0.1:<free port> for one test.
+
+    Function-scoped on purpose: the script queue, the request log and the in-flight
+    peak start empty in every test. Yields the server; script it with
+    ``fake_llm.script(reply(...), status(429, retry_after="1"), ...)``, point clients at
+    ``fake_llm.base_url`` and inspect ``fake_llm.requests`` / ``fake_llm.count()``.
+    """
+    with FakeLLMServer() as srv:
+        yield srv
+# ---------------------------------------------------------------------------
+# END fake_llm fixture
+# ---------------------------------------------------------------------------

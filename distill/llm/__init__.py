@@ -1,0 +1,1 @@
+"""Talking to teacher LLMs through any OpenAI-compatible endpoint."""

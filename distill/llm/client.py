@@ -1,0 +1,286 @@
+"""Async chat client for OpenAI-compatible endpoints: bounded, retried, cached, accounted.
+
+Every call returns a :class:`ChatResult`; nothing raises for a bad answer or a dead
+server. A failed call carries a short ``error`` code so the caller can count it as a
+drop, and is never cached, so the next run tries again. K samples of one prompt are
+K requests with distinct seeds: servers silently ignore ``n``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from distill.llm.cache import RequestCache, request_key
+from distill.llm.roles import RoleConfig
+
+log = logging.getLogger(__name__)
+Message = Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class ChatResult:
+    role: str
+    model: str
+    key: str
+    text: str = ""
+    reasoning: str = ""
+    finish_reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    attempts: int = 0
+    error: str | None = None  # rate_limited | server_error | timeout | connection_error | bad_request | empty_choices | ...
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class RoleStats:
+    requests: int = 0  # requests sent to the server (attempts included)
+    calls: int = 0  # chat() calls
+    cache_hits: int = 0
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    saved_usd: float = 0.0  # what cache hits would have cost
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("requests", "calls", "cache_hits", "prompt_tokens", "completion_tokens")}
+        d["cost_usd"] = round(self.cost_usd, 6)
+        d["saved_usd"] = round(self.saved_usd, 6)
+        d["failures"] = dict(self.failures)
+        d["cache_hit_rate"] = round(self.cache_hits / self.calls, 4) if self.calls else 0.0
+        return d
+
+
+class _Retryable(Exception):
+    def __init__(self, code: str, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.retry_after = code, detail, retry_after
+
+
+class _Fatal(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after") if exc.response is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class LLMClient:
+    """One client for all roles; use as an async context manager.
+
+    ``default_base_url`` serves every role whose config has no ``base_url`` (the
+    embedded server). ``structured`` selects how a JSON schema is requested:
+    ``"llamacpp"`` (``response_format={"type": "json_object", "schema": ...}``, what
+    llama.cpp's server honours) or ``"openai"`` (``json_schema``, also vLLM / SGLang).
+    """
+
+    def __init__(
+        self,
+        roles: Mapping[str, RoleConfig],
+        *,
+        default_base_url: str | None = None,
+        cache: RequestCache | None = None,
+        max_concurrency: int = 16,
+        max_retries: int = 4,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        max_retry_after_s: float = 120.0,
+        structured: str = "llamacpp",
+    ) -> None:
+        self.roles = dict(roles)
+        self.default_base_url = default_base_url
+        self.cache = cache
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.max_retry_after_s = max_retry_after_s
+        self.structured = structured
+        self._sem = asyncio.Semaphore(max(1, max_concurrency))
+        self._clients: dict[tuple[str, str], openai.AsyncOpenAI] = {}
+        self.stats: dict[str, RoleStats] = defaultdict(RoleStats)
+
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+    def role(self, name: str) -> RoleConfig:
+        if name not in self.roles:
+            raise KeyError(f"unknown LLM role {name!r}; configured: {sorted(self.roles)}")
+        return self.roles[name]
+
+    def _client_for(self, cfg: RoleConfig) -> openai.AsyncOpenAI:
+        base_url = cfg.base_url or self.default_base_url
+        if not base_url:
+            raise _Fatal("no_endpoint", f"role {cfg.name!r} has no base_url and no embedded server is running")
+        key = (base_url, cfg.api_key_env)
+        if key not in self._clients:
+            self._clients[key] = openai.AsyncOpenAI(base_url=base_url, api_key=cfg.api_key(), max_retries=0,
+                                                    timeout=cfg.timeout_s)
+        return self._clients[key]
+
+    def _payload(self, cfg: RoleConfig, messages: Sequence[Message], *, seed: int, temperature: float | None,
+                 max_tokens: int | None, json_schema: dict[str, Any] | None, stop: Sequence[str] | None) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": [dict(m) for m in messages],
+            "temperature": cfg.temperature if temperature is None else temperature,
+            "top_p": cfg.top_p,
+            "max_tokens": max_tokens or cfg.max_tokens,
+            "seed": seed,
+        }
+        if stop:
+            payload["stop"] = list(stop)
+        if json_schema is not None:
+            if self.structured == "openai":
+                payload["response_format"] = {"type": "json_schema",
+                                              "json_schema": {"name": "output", "schema": json_schema, "strict": True}}
+            else:
+                payload["response_format"] = {"type": "json_object", "schema": json_schema}
+        return payload
+
+    async def chat(
+        self,
+        role: str,
+        messages: Sequence[Message],
+        *,
+        seed: int = 0,
+        sample_index: int = 0,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_schema: dict[str, Any] | None = None,
+        stop: Sequence[str] | None = None,
+    ) -> ChatResult:
+        """One chat completion; cached by the canonical request. Never raises."""
+        cfg = self.role(role)
+        payload = self._payload(cfg, messages, seed=seed, temperature=temperature, max_tokens=max_tokens,
+                                json_schema=json_schema, stop=stop)
+        extra = dict(cfg.extra_body)
+        key = request_key({**payload, "extra_body": extra, "sample_index": sample_index})
+        stats = self.stats[role]
+        stats.calls += 1
+        result = ChatResult(role=role, model=cfg.model, key=key)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                stats.cache_hits += 1
+                stats.saved_usd += cfg.cost(hit.get("prompt_tokens", 0), hit.get("completion_tokens", 0))
+                for name in ("text", "reasoning", "finish_reason", "prompt_tokens", "completion_tokens"):
+                    setattr(result, name, hit.get(name, getattr(result, name)))
+                result.cached = True
+                return result
+        try:
+            client = self._client_for(cfg)
+        except (_Fatal, RuntimeError) as exc:
+            code = getattr(exc, "code", "missing_credential")
+            stats.failures[code] += 1
+            result.error, result.detail = code, str(exc)
+            return result
+
+        backoff = wait_exponential_jitter(initial=self.backoff_base_s, max=self.backoff_max_s, jitter=self.backoff_base_s)
+
+        def wait(state) -> float:  # type: ignore[no-untyped-def]
+            exc = state.outcome.exception()
+            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                return exc.retry_after
+            return backoff(state)
+
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=wait,
+                                               retry=retry_if_exception_type(_Retryable), reraise=True):
+                with attempt:
+                    result.attempts = attempt.retry_state.attempt_number
+                    await self._once(client, role, cfg, payload, extra, result)
+        except (_Retryable, _Fatal) as exc:
+            stats.failures[exc.code] += 1
+            result.error, result.detail = exc.code, exc.detail
+            return result
+        stats.prompt_tokens += result.prompt_tokens
+        stats.completion_tokens += result.completion_tokens
+        stats.cost_usd += cfg.cost(result.prompt_tokens, result.completion_tokens)
+        if self.cache is not None:
+            self.cache.put(key, role, cfg.model, {
+                "text": result.text, "reasoning": result.reasoning, "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+            })
+        return result
+
+    def _retry(self, code: str, exc: openai.APIStatusError) -> _Retryable | _Fatal:
+        """Retry after the server's Retry-After, unless it asks for longer than we wait."""
+        after = _retry_after(exc)
+        if after is not None and after > self.max_retry_after_s:
+            return _Fatal(code, f"{exc.status_code} with Retry-After {after:.0f}s (> {self.max_retry_after_s:g}s we wait)")
+        return _Retryable(code, f"{exc.status_code}: {exc}", after)
+
+    async def _once(self, client: openai.AsyncOpenAI, role: str, cfg: RoleConfig, payload: dict[str, Any],
+                    extra: dict[str, Any], result: ChatResult) -> None:
+        self.stats[role].requests += 1
+        async with self._sem:
+            try:
+                response = await client.chat.completions.create(**payload, extra_body=extra or None,
+                                                                timeout=cfg.timeout_s)
+            except openai.RateLimitError as exc:
+                raise self._retry("rate_limited", exc) from exc
+            except openai.InternalServerError as exc:
+                raise self._retry("server_error", exc) from exc
+            except openai.APITimeoutError as exc:
+                raise _Retryable("timeout", f"no answer within {cfg.timeout_s:g}s") from exc
+            except openai.APIConnectionError as exc:
+                raise _Retryable("connection_error", f"{type(exc.__cause__ or exc).__name__}: {exc}") from exc
+            except openai.APIStatusError as exc:
+                if exc.status_code in (408, 409, 425) or exc.status_code >= 500:
+                    raise self._retry("server_error", exc) from exc
+                raise _Fatal("bad_request", f"{exc.status_code}: {exc}") from exc
+            except (openai.APIResponseValidationError, ValueError, TypeError) as exc:
+                raise _Retryable("invalid_response", f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(response, (str, bytes)):  # a 200 that is not JSON (a proxy's HTML page)
+            raise _Retryable("invalid_response", f"non-JSON 200 response: {str(response)[:120]!r}")
+        choices = getattr(response, "choices", None) or []
+        if not choices or choices[0].message is None:
+            raise _Retryable("empty_choices", "the server answered with no choices")
+        message = choices[0].message
+        result.text = message.content or ""
+        extra_fields = getattr(message, "model_extra", None) or {}
+        result.reasoning = getattr(message, "reasoning_content", None) or extra_fields.get("reasoning_content") or ""
+        result.finish_reason = choices[0].finish_reason or ""
+        usage = getattr(response, "usage", None)
+        result.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+
+    def stats_dict(self) -> dict[str, dict[str, Any]]:
+        return {role: s.to_dict() for role, s in sorted(self.stats.items())}
