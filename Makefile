@@ -12,7 +12,7 @@ setup:
 # (a) install, then run the main job on the embedded defaults (offline mini-web).
 demo: setup
 	@mkdir -p "$(DAGSTER_HOME)" "$(SEEKFORGE_DATA_DIR)"
-	.venv/bin/dagster job execute -m pipelines.definitions -j crawl_job -c pipelines/configs/demo.yaml
+	.venv/bin/dagster job execute -m pipelines.definitions -j refresh_job -c pipelines/configs/demo.yaml
 
 # (b) install, then run the test suite.
 test: setup

@@ -7,7 +7,10 @@ objects of the domain packages. Which instances a deployment gets is decided in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -16,6 +19,10 @@ from crawl.crawler import CrawlSettings
 from crawl.fetcher import USER_AGENT, FetchSettings
 from crawl.frontier import FrontierSettings
 from crawl.session import SourceSettings
+
+if TYPE_CHECKING:
+    from distill.llm.cache import RequestCache
+    from distill.llm.roles import RoleConfig
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -88,3 +95,43 @@ class CrawlerResource(dg.ConfigurableResource):
             browser_auto=self.browser_auto,
             browser_executable=self.browser_executable,
         )
+
+
+class LLMResource(dg.ConfigurableResource):
+    """Teacher LLMs per role. Endpoints come from env (``SEEKFORGE_<ROLE>_BASE_URL``,
+    ``..._MODEL``, ``..._API_KEY_ENV``); a role without one is served by the embedded
+    SmolLM2 server, started on a free loopback port for the step and stopped after.
+    Answers are cached in ``cache_path`` so re-materializations cost nothing."""
+
+    cache_path: str = Field(default="", description="sqlite request cache; empty = <data_dir>/llm_cache.sqlite")
+    max_concurrency: int = Field(default=4, description="Requests in flight across all roles.")
+    max_retries: int = 4
+    embedded_threads: int = Field(default=0, description="CPU threads for the embedded server (0 = all cores).")
+    embedded_ctx: int = 4096
+
+    def role_configs(self) -> dict[str, "RoleConfig"]:
+        from distill.llm.roles import ROLES, role_from_env
+
+        return {name: role_from_env(name) for name in ROLES}
+
+    @contextmanager
+    def session(self, storage: StorageResource) -> Iterator[tuple[dict[str, "RoleConfig"], str | None, "RequestCache"]]:
+        """(roles, embedded base URL or None, cache) for the duration of a step."""
+        from distill.llm.cache import RequestCache
+        from distill.llm.embedded import EmbeddedLLMServer
+
+        roles = self.role_configs()
+        for cfg in roles.values():
+            if cfg.base_url:
+                cfg.api_key()  # fail fast, naming the missing variable, before any work
+        cache = RequestCache(self.cache_path or storage.path("llm_cache.sqlite"))
+        server = None
+        try:
+            if any(cfg.base_url is None for cfg in roles.values()):
+                server = EmbeddedLLMServer(n_threads=self.embedded_threads or None, n_ctx=self.embedded_ctx,
+                                           log_path=storage.path("logs", "embedded_llm.log")).start()
+            yield roles, (server.base_url if server else None), cache
+        finally:
+            if server is not None:
+                server.stop()
+            cache.close()

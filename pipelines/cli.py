@@ -103,5 +103,132 @@ def crawl(roots: tuple[str, ...], out_path: Path, mode: str, archives: tuple[str
                            "outcomes": dict(result.outcomes), "seconds": round(result.elapsed_s, 2), "out": str(out_path)}))
 
 
+@main.command("qa-lint")
+@click.argument("qa_file", type=click.Path(exists=True, dir_okay=False, readable=True, allow_dash=True, path_type=Path))
+@click.option("--max-answer-words", default=12, show_default=True, type=click.IntRange(min=1), help="Longer answers: answer_too_long.")
+@click.option("--max-answer-chars", default=100, show_default=True, type=click.IntRange(min=1), help="Longer answers: answer_too_long.")
+@click.option("--known-urls", "known_urls_file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+              help="File of known URLs, one a line: evidence_urls outside it give evidence_unknown.")
+@click.option("--flag-choices", is_flag=True, help="Report answers that are one of the question's alternatives (A or B?).")
+def qa_lint(qa_file: Path, max_answer_words: int, max_answer_chars: int, known_urls_file: Path | None,
+            flag_choices: bool) -> None:
+    """Check a JSONL file of QA pairs with rules (no LLM); print one verdict per record.
+
+    Each input line is an object with `question` and `answer` (or `answers`: the
+    first is used), optionally `evidence` / `evidence_text` and `evidence_urls`.
+    Output: one JSON line per non-blank input line, {"index", "keep", "reasons"}
+    (plus "id" when the record has `_id` / `id`); a summary goes to stderr.
+    """
+    from collections import Counter
+
+    from distill.qa_rules import lint_qa
+
+    known: set[str] | None = None
+    try:
+        if known_urls_file is not None:
+            known = {u.strip() for u in known_urls_file.read_text(encoding="utf-8").splitlines() if u.strip()}
+        stream = sys.stdin.buffer if str(qa_file) == "-" else qa_file.open("rb")
+    except OSError as exc:
+        click.echo(f"seekforge qa-lint: cannot read {exc.filename}: {exc.strerror}", err=True)
+        sys.exit(2)
+
+    counts: Counter[str] = Counter()
+    kept = total = 0
+    out = sys.stdout
+    try:
+        with stream:
+            for raw in stream:
+                if not raw.strip():
+                    continue
+                verdict: dict[str, object] = {"index": total}
+                try:
+                    record_id, reasons = _qa_lint_line(raw, lint_qa, known, max_answer_words, max_answer_chars,
+                                                       flag_choices)
+                except _InvalidQARecord as exc:
+                    record_id, reasons = exc.record_id, [f"invalid_record: {exc}"]
+                    counts["invalid_record"] += 1
+                else:
+                    counts.update(reasons)
+                if record_id is not None:
+                    verdict["id"] = record_id
+                verdict["keep"] = not reasons
+                verdict["reasons"] = reasons
+                kept += not reasons
+                total += 1
+                out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+        out.flush()
+    except BrokenPipeError:  # e.g. `seekforge qa-lint f.jsonl | head`: not an error
+        sys.stderr.close()
+        sys.exit(0)
+    except OSError as exc:
+        click.echo(f"seekforge qa-lint: error reading {qa_file}: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"kept {kept} of {total}; reasons: {json.dumps(dict(counts.most_common()))}", err=True)
+
+
+class _InvalidQARecord(ValueError):
+    """A JSONL line that is not a usable QA record (the message says why)."""
+
+    def __init__(self, why: str, record_id: object = None) -> None:
+        super().__init__(why)
+        self.record_id = record_id
+
+
+def _qa_text(value: object, field: str, record_id: object) -> str:
+    """A record's question/answer as text: strings as they are, numbers printed."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise _InvalidQARecord(f"{field} is {type(value).__name__}, not text", record_id)
+
+
+def _qa_lint_line(raw: bytes, lint_qa, known: set[str] | None, max_answer_words: int, max_answer_chars: int,
+                  flag_choices: bool) -> tuple[object, list[str]]:
+    """Parse one JSONL line and lint it; raise _InvalidQARecord for unusable lines."""
+    try:
+        rec = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _InvalidQARecord("not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise _InvalidQARecord(f"bad JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(rec, dict):
+        raise _InvalidQARecord(f"a JSON {type(rec).__name__}, not an object")
+    record_id = rec.get("_id", rec.get("id"))
+    if record_id is not None and not isinstance(record_id, (str, int)):
+        record_id = None
+    if "question" not in rec:
+        raise _InvalidQARecord("no question", record_id)
+    question = _qa_text(rec["question"], "question", record_id)
+    if "answer" in rec:
+        answer_value = rec["answer"]
+    elif "answers" in rec:
+        answers = rec["answers"]
+        if isinstance(answers, dict):  # SQuAD style {"text": [...], "answer_start": [...]}
+            answers = answers.get("text")
+        if not isinstance(answers, list) or not answers:
+            raise _InvalidQARecord("answers is not a non-empty list", record_id)
+        answer_value = answers[0]
+        if isinstance(answer_value, dict):
+            answer_value = answer_value.get("text")
+    else:
+        raise _InvalidQARecord("no answer", record_id)
+    answer = _qa_text(answer_value, "answer", record_id)
+    evidence = rec.get("evidence_text", rec.get("evidence"))
+    if isinstance(evidence, list) and all(isinstance(e, str) for e in evidence):
+        evidence = "\n".join(evidence)
+    if evidence is not None and not isinstance(evidence, str):
+        raise _InvalidQARecord("evidence is not text", record_id)
+    urls = rec.get("evidence_urls")
+    if isinstance(urls, str):
+        urls = [urls]
+    if urls is not None and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+        raise _InvalidQARecord("evidence_urls is not a list of strings", record_id)
+    reasons = lint_qa(question, answer, evidence_text=evidence, evidence_urls=urls, known_urls=known,
+                      max_answer_words=max_answer_words, max_answer_chars=max_answer_chars,
+                      flag_choices=flag_choices)
+    return record_id, reasons
+
+
 if __name__ == "__main__":
     main()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.crawl import crawl_seeds, search_index, web_pages
-from pipelines.jobs import crawl_job, nightly_refresh, refresh_job
+from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
+from pipelines.jobs import crawl_job, nightly_refresh, qa_job, refresh_job
 from pipelines.resources import resources_for
 
 defs = dg.Definitions(
-    assets=[crawl_seeds, web_pages, search_index],
-    jobs=[crawl_job, refresh_job],
+    assets=[crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool],
+    jobs=[crawl_job, qa_job, refresh_job],
     schedules=[nightly_refresh],
     resources=resources_for(),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.crawl import SOURCES, crawl_seeds, search_index, web_pages
+from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
 
 # Run every source partition in one run (web_pages has a single-run backfill policy),
 # so `dagster job execute` and the schedule crawl all three sources, then index.
@@ -20,12 +21,19 @@ crawl_job = dg.define_asset_job(
     description="Crawl arXiv, GitHub and Wikipedia from the seeds, then build the search index.",
 )
 
-# The refresh job will grow with later stages (QA, trajectories, datasets); today it crawls.
+qa_job = dg.define_asset_job(
+    "qa_job",
+    selection=dg.AssetSelection.assets(crawlqa_pairs, e2hqa_pairs, qa_pool),
+    description="Synthesize QA from the current corpus (CRAWLQA, E2HQA) into qa_pool.",
+)
+
+# The main job: crawl -> index -> QA. It grows with later stages (trajectories, datasets).
 refresh_job = dg.define_asset_job(
     "refresh_job",
-    selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index),
+    selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool),
     tags=ALL_SOURCES_TAGS,
-    description="Nightly refresh: re-crawl and rebuild everything downstream.",
+    description="Crawl all sources, rebuild the search index, synthesize QA into qa_pool. Cached LLM answers "
+                "make unchanged work free.",
 )
 
 nightly_refresh = dg.ScheduleDefinition(

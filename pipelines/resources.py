@@ -11,7 +11,7 @@ import os
 
 import dagster as dg
 
-from assets.resources import CrawlerResource, StorageResource
+from assets.resources import CrawlerResource, LLMResource, StorageResource
 
 PROFILES = ("embedded", "production")
 
@@ -31,4 +31,5 @@ def resources_for(profile: str | None = None) -> dict[str, object]:
                                   max_retries=1, total_timeout_s=30.0)
     else:
         crawler = CrawlerResource(mode="http", per_host_concurrency=2, per_host_delay_s=1.0, total_concurrency=32)
-    return {"storage": _storage(), "crawler": crawler}
+    llm = LLMResource(max_concurrency=2 if profile == "embedded" else 32)
+    return {"storage": _storage(), "crawler": crawler, "llm": llm}

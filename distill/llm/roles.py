@@ -31,6 +31,7 @@ class RoleConfig:
     price_in_per_mtok: float = 0.0  # USD per million prompt tokens
     price_out_per_mtok: float = 0.0  # USD per million completion tokens
     extra_body: dict[str, Any] = field(default_factory=dict)
+    structured: str | None = None  # "llamacpp" | "openai"; None: llamacpp when embedded, else openai
 
     def api_key(self) -> str:
         """The key from the environment; local endpoints accept any placeholder."""
@@ -57,7 +58,7 @@ def _is_local(url: str) -> bool:
 
 
 def role_from_env(name: str, base: RoleConfig | None = None) -> RoleConfig:
-    """Overlay ``SEEKFORGE_<ROLE>_{BASE_URL,MODEL,API_KEY_ENV,TEMPERATURE,MAX_TOKENS,PRICE_IN,PRICE_OUT}``."""
+    """Overlay ``SEEKFORGE_<ROLE>_{BASE_URL,MODEL,API_KEY_ENV,STRUCTURED,TEMPERATURE,MAX_TOKENS,PRICE_IN,PRICE_OUT}``."""
     cfg = base or RoleConfig(name=name)
     prefix = f"SEEKFORGE_{name.upper()}_"
     env = os.environ
@@ -68,6 +69,8 @@ def role_from_env(name: str, base: RoleConfig | None = None) -> RoleConfig:
         updates["model"] = env[prefix + "MODEL"]
     if env.get(prefix + "API_KEY_ENV"):
         updates["api_key_env"] = env[prefix + "API_KEY_ENV"]
+    if env.get(prefix + "STRUCTURED"):
+        updates["structured"] = env[prefix + "STRUCTURED"]
     for key, attr, cast in (("TEMPERATURE", "temperature", float), ("MAX_TOKENS", "max_tokens", int),
                             ("PRICE_IN", "price_in_per_mtok", float), ("PRICE_OUT", "price_out_per_mtok", float)):
         if env.get(prefix + key):

@@ -1,0 +1,210 @@
+"""QA stage assets: crawlqa_pairs, e2hqa_pairs -> qa_pool."""
+
+import asyncio
+import time
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.crawl import search_index, web_pages
+from assets.metadata import counter_md, counts_md, preview_md
+from assets.resources import LLMResource, StorageResource
+from crawl.corpus import read_pages
+from crawl.search_index import SearchIndex
+from distill.chains import docs_and_graph, sample_chains
+from distill.crawlqa import CrawlQASettings, generate_crawlqa
+from distill.e2hqa import E2HSettings, generate_e2hqa
+from distill.llm.client import LLMClient
+from distill.qa_pool import dedupe_questions
+from distill.qa_rules import normalize_answer
+from distill.records import drops_frame, qa_frame, write_table
+
+GROUP = "qa"
+OWNERS = ["team:seekforge-data"]
+
+
+def _llm_metadata(stats: dict[str, dict[str, Any]], elapsed: float) -> dict[str, Any]:
+    calls = sum(s["calls"] for s in stats.values())
+    hits = sum(s["cache_hits"] for s in stats.values())
+    rows = [{"role": r, **{k: v for k, v in s.items() if k != "failures"},
+             "failures": ", ".join(f"{k}={v}" for k, v in s["failures"].items()) or "-"} for r, s in stats.items()]
+    from assets.metadata import md_table
+
+    return {
+        "llm_calls": calls,
+        "llm_requests": sum(s["requests"] for s in stats.values()),
+        "llm_cache_hit_rate": round(hits / calls, 4) if calls else 0.0,
+        "llm_tokens": sum(s["prompt_tokens"] + s["completion_tokens"] for s in stats.values()),
+        "llm_cost_usd": round(sum(s["cost_usd"] for s in stats.values()), 6),
+        "llm_by_role": dg.MetadataValue.md(md_table(rows)),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def _pages(storage: StorageResource) -> pl.DataFrame:
+    return read_pages(sorted(storage.path("web_pages").glob("*.parquet")))
+
+
+def _qa_checks(df: pl.DataFrame, known_urls: set[str]) -> list[dg.AssetCheckResult]:
+    leaked = [q for q, a in zip(df["question"], df["answer"], strict=True)
+              if normalize_answer(a) and f" {normalize_answer(a)} " in f" {normalize_answer(q)} "]
+    unknown = sorted({u for urls in df["evidence_urls"].to_list() for u in (urls or []) if u not in known_urls})
+    return [
+        dg.AssetCheckResult(check_name="answer_not_in_question", passed=not leaked,
+                            metadata={"leaked": len(leaked)}),
+        dg.AssetCheckResult(check_name="unique_ids", passed=df["id"].is_unique().all() if df.height else True),
+        dg.AssetCheckResult(check_name="evidence_urls_exist", passed=not unknown,
+                            metadata={"unknown_urls": dg.MetadataValue.md("\n".join(f"- {u}" for u in unknown[:20]) or "none")}),
+    ]
+
+
+def _check_specs(asset: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec("answer_not_in_question", asset=asset, blocking=True),
+        dg.AssetCheckSpec("unique_ids", asset=asset, blocking=True),
+        dg.AssetCheckSpec("evidence_urls_exist", asset=asset, blocking=True,
+                          description="Every evidence URL is a page of web_pages."),
+    ]
+
+
+class CrawlQAConfig(dg.Config):
+    n_chains: int = Field(default=40, description="Page chains to write questions from.")
+    hop_weights: dict[str, float] = Field(default_factory=lambda: {"1": 1.0, "2": 2.0, "3": 1.0},
+                                          description="Relative frequency of chains of 1, 2, 3 documents.")
+    samples_per_chain: int = Field(default=2, description="K samples per chain (distinct seeds).")
+    judge: str = Field(default="enforce", description="enforce | record (record keeps the verdict only: demo)")
+    max_chars_per_doc: int = 1500
+    seed: int = 0
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "parquet", "llm"}, owners=OWNERS, deps=[web_pages],
+    check_specs=_check_specs("crawlqa_pairs"),
+    description="Multi-hop QA written by the teacher from chains of 1-3 linked valid pages (CRAWLQA), kept after rule "
+                "checks (grounded, short entity answer, not leaked, no browsing talk, no error-page leftovers) and a "
+                "strict LLM judge. Drops are kept with their reasons in qa/crawlqa_drops.parquet.",
+)
+def crawlqa_pairs(config: CrawlQAConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
+    started = time.monotonic()
+    docs, graph = docs_and_graph(_pages(storage))
+    known = set(docs)
+    chains = sample_chains(docs, graph, n=config.n_chains, hop_weights={int(k): v for k, v in config.hop_weights.items()},
+                           seed=config.seed)
+    settings = CrawlQASettings(samples_per_chain=config.samples_per_chain, judge=config.judge, seed=config.seed,
+                               max_chars_per_doc=config.max_chars_per_doc)
+    with llm.session(storage) as (roles, base_url, cache):
+        async def go() -> tuple[Any, dict[str, Any]]:
+            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
+                                 max_retries=llm.max_retries) as client:
+                return await generate_crawlqa(client, chains, settings, known), client.stats_dict()
+
+        out, stats = asyncio.run(go())
+    records = [{**r, "origin": "crawlqa", "round": 0, "root_id": r["id"]} for r in out.records]
+    df = qa_frame(records)
+    drops = drops_frame("crawlqa", out.drops)
+    write_table(df, storage.path("qa", "crawlqa_pairs.parquet"))
+    write_table(drops, storage.path("qa", "crawlqa_drops.parquet"))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "chains": len(chains),
+            "samples": len(chains) * config.samples_per_chain,
+            "dropped": drops.height,
+            "judge_mode": config.judge,
+            "by_type": counts_md(df, "type", "pairs"),
+            "by_hops": counts_md(df, ["hops", "difficulty"], "pairs"),
+            "drop_reasons": counts_md(drops, ["stage", "reason"], "drops"),
+            "preview": preview_md(df, ["type", "hops", "question", "answer"], width=100),
+            **_llm_metadata(stats, time.monotonic() - started),
+        },
+        check_results=_qa_checks(df, known),
+    )
+
+
+class E2HQAConfig(dg.Config):
+    rounds: int = Field(default=2, description="Maximum evolution rounds per seed question.")
+    max_seeds: int = Field(default=20, description="Single-hop CRAWLQA pairs to evolve.")
+    judge: str = Field(default="enforce", description="enforce | record (demo)")
+    search_k: int = 3
+    seed: int = 0
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "parquet", "llm"}, owners=OWNERS, deps=[crawlqa_pairs, search_index],
+    check_specs=_check_specs("e2hqa_pairs"),
+    description="Easy-to-hard evolution (E2HQA): single-hop pairs whose entities are replaced, round by round, by "
+                "descriptions found through the search index; the answer never changes, every round is validated.",
+)
+def e2hqa_pairs(config: E2HQAConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
+    started = time.monotonic()
+    pages = _pages(storage)
+    docs, _ = docs_and_graph(pages)
+    index = SearchIndex.load(storage.path("search_index", "bm25"))
+    crawlqa = pl.read_parquet(storage.path("qa", "crawlqa_pairs.parquet"))
+    seeds = crawlqa.filter(pl.col("hops") == 1).sort("id").head(config.max_seeds).to_dicts()
+
+    def docs_for(urls: list[str]) -> list[dict[str, str]]:
+        return [{"title": docs[u].title, "text": docs[u].text[:1200]} for u in urls if u in docs]
+
+    settings = E2HSettings(rounds=config.rounds, search_k=config.search_k, judge=config.judge, seed=config.seed)
+    with llm.session(storage) as (roles, base_url, cache):
+        async def go() -> tuple[Any, dict[str, Any]]:
+            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
+                                 max_retries=llm.max_retries) as client:
+                return await generate_e2hqa(client, index.search, seeds, settings, docs_for), client.stats_dict()
+
+        out, stats = asyncio.run(go())
+    by_id = {s["id"]: s for s in seeds}
+    records = []
+    for r in out.records:
+        root = by_id[r["root_id"]]
+        records.append({**r, "origin": "e2hqa", "type": root["type"], "hops": root["hops"] + r["round"],
+                        "difficulty": ["easy", "medium", "hard"][min(r["round"], 2)], "chain_id": root["chain_id"]})
+    df = qa_frame(records)
+    drops = drops_frame("e2hqa", out.drops)
+    write_table(df, storage.path("qa", "e2hqa_pairs.parquet"))
+    write_table(drops, storage.path("qa", "e2hqa_drops.parquet"))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "seeds": len(seeds),
+            "dropped_chains": drops.height,
+            "judge_mode": config.judge,
+            "by_round": counts_md(df, "round", "pairs"),
+            "drop_reasons": counts_md(drops, ["stage", "reason"], "drops"),
+            "preview": preview_md(df, ["round", "entity_replaced", "question", "answer"], width=100),
+            **_llm_metadata(stats, time.monotonic() - started),
+        },
+        check_results=_qa_checks(df, set(docs) | set(index.docs["url"].to_list())),
+    )
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "parquet"}, owners=OWNERS, deps=[crawlqa_pairs, e2hqa_pairs],
+    check_specs=_check_specs("qa_pool"),
+    description="Union of CRAWLQA and E2HQA pairs with near-duplicates removed (MinHash LSH + rapidfuzz); "
+                "every removed pair is in qa/qa_pool_drops.parquet with the id it duplicated.",
+)
+def qa_pool(storage: StorageResource) -> dg.MaterializeResult:
+    frames = [pl.read_parquet(storage.path("qa", f"{n}.parquet")) for n in ("crawlqa_pairs", "e2hqa_pairs")]
+    union = pl.concat(frames).sort(["origin", "round", "id"])
+    kept, dropped = dedupe_questions(union.to_dicts())
+    df = qa_frame(kept)
+    drops = drops_frame("qa_pool", dropped)
+    write_table(df, storage.path("qa", "qa_pool.parquet"))
+    write_table(drops, storage.path("qa", "qa_pool_drops.parquet"))
+    known = set(read_pages(sorted(storage.path("web_pages").glob("*.parquet")))["canonical_url"].to_list())
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "input_pairs": union.height,
+            "by_origin": counts_md(df, ["origin", "round"], "pairs"),
+            "by_type": counts_md(df, "type", "pairs"),
+            "drop_reasons": counter_md({"near_duplicate": sum(1 for d in dropped if d["reason"] == "near_duplicate"),
+                                        "duplicate_id": sum(1 for d in dropped if d["reason"] == "duplicate_id")}),
+            "preview": preview_md(df, ["origin", "type", "hops", "question", "answer"], width=100),
+        },
+        check_results=_qa_checks(df, known),
+    )

@@ -1,0 +1,160 @@
+"""CRAWLQA: multi-hop QA written by the teacher from chains of linked pages, kept only
+if rule checks and a strict judge accept it (WebDancer §3.1).
+
+Every generated sample ends as a record or as a drop with a reason; counts of both go
+to the asset's metadata. Constrained decoding (a JSON schema) keeps small models'
+output parseable; what still fails to parse is the drop ``malformed_json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import yaml
+
+from distill.chains import Chain
+from distill.jsonparse import extract_json_object
+from distill.llm.client import ChatResult, LLMClient
+from distill.prompt import PROMPT_DIR, load_prompt
+from distill.qa_rules import answer_kind, lint_qa
+
+QTYPES: dict[str, str] = {
+    "count": "the answer is a number obtained by counting facts found across the documents",
+    "multi_hop": "an entity is identified through one document and the asked fact is in another",
+    "intersection": "the answer is the one entity that meets conditions stated in different documents",
+    "comparison": "the answer names which of two entities is larger, earlier, longer, ...",
+    "temporal": "the answer is a date, a year, or a number of years between events",
+}
+
+QA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "question": {"type": "string", "minLength": 10, "maxLength": 300},
+        "answer": {"type": "string", "minLength": 1, "maxLength": 80},
+        "aliases": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": 4},
+        "type": {"type": "string"},
+        "reasoning": {"type": "string", "maxLength": 400},
+    },
+    "required": ["question", "answer", "aliases", "type", "reasoning"],
+}
+VERDICT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"verdict": {"type": "string", "enum": ["accept", "reject"]}, "reason": {"type": "string", "maxLength": 200}},
+    "required": ["verdict", "reason"],
+}
+
+
+@cache
+def type_examples() -> dict[str, str]:
+    return yaml.safe_load((PROMPT_DIR / "crawlqa_examples.yaml").read_text())
+
+
+@dataclass(frozen=True)
+class CrawlQASettings:
+    samples_per_chain: int = 2
+    qtypes: tuple[str, ...] = tuple(QTYPES)
+    max_chars_per_doc: int = 1500
+    judge: str = "enforce"  # "enforce": a reject drops the pair; "record": keep the verdict only (demo)
+    seed: int = 0
+    temperature: float = 0.8
+
+
+@dataclass
+class Outcome:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    drops: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _seed(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256("\x00".join(map(str, parts)).encode()).digest()[:4], "big")
+
+
+def _docs_for_prompt(chain: Chain, max_chars: int) -> list[dict[str, str]]:
+    return [{"title": d.title, "text": d.text[:max_chars]} for d in chain.docs]
+
+
+def judge_messages(docs: Sequence[dict[str, str]], question: str, answer: str) -> list[dict[str, str]]:
+    return load_prompt("qa_judge").messages(docs=docs, question=question, answer=answer)
+
+
+def parse_verdict(result: ChatResult) -> tuple[str, str]:
+    """``("accept"|"reject"|"error", reason)`` from a judge reply."""
+    if not result.ok:
+        return "error", f"llm_error:{result.error}"
+    data = extract_json_object(result.text)
+    verdict = str((data or {}).get("verdict", "")).strip().lower()
+    if verdict not in ("accept", "reject"):
+        return "error", "malformed_verdict"
+    return verdict, str(data.get("reason", ""))[:200]  # type: ignore[union-attr]
+
+
+async def generate_one(client: LLMClient, chain: Chain, k: int, s: CrawlQASettings,
+                       known_urls: Container[str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """One sample for one chain -> (record, None) or (None, drop)."""
+    qtype = s.qtypes[(_seed(chain.id) + k) % len(s.qtypes)]
+    prompt = load_prompt("crawlqa_generate")
+    docs = _docs_for_prompt(chain, s.max_chars_per_doc)
+    messages = prompt.messages(n_docs=len(docs), qtype=qtype, type_help=QTYPES[qtype],
+                               example=type_examples()[qtype].strip(), docs=docs)
+    seed = _seed(s.seed, chain.id, k)
+    base = {"chain_id": chain.id, "sample_index": k, "type": qtype, "hops": chain.hops,
+            "difficulty": chain.difficulty, "evidence_urls": chain.urls, "depths": [d.depth for d in chain.docs],
+            "prompt_id": prompt.id, "prompt_version": prompt.version, "seed": seed}
+
+    def drop(stage: str, reason: str, **extra: Any) -> tuple[None, dict[str, Any]]:
+        return None, {**base, "stage": stage, "reason": reason, **extra}
+
+    result = await client.chat("teacher", messages, seed=seed, sample_index=k, json_schema=QA_SCHEMA,
+                               temperature=s.temperature)
+    if not result.ok:
+        return drop("generate", f"llm_error:{result.error}", detail=result.detail)
+    data = extract_json_object(result.text)
+    if data is None:
+        reason = "truncated_output" if result.finish_reason == "length" else "malformed_json"
+        return drop("parse", reason, raw=result.text[:500])
+    question = data.get("question")
+    answer = data.get("answer")
+    if not isinstance(question, str) or not isinstance(answer, str):
+        return drop("parse", "missing_fields", raw=result.text[:500])
+    aliases = [a for a in data.get("aliases") or [] if isinstance(a, str) and a.strip() and a != answer]
+    evidence_text = "\n\n".join(d.text for d in chain.docs)
+    reasons = lint_qa(question, answer, evidence_text=evidence_text, evidence_urls=chain.urls, known_urls=known_urls)
+    if reasons:
+        return drop("rules", reasons[0], all_reasons=reasons, question=question, answer=answer)
+    verdict_result = await client.chat("judge", judge_messages(docs, question, answer), seed=seed, sample_index=k,
+                                       json_schema=VERDICT_SCHEMA, temperature=0.0)
+    verdict, why = parse_verdict(verdict_result)
+    if s.judge == "enforce" and verdict != "accept":
+        return drop("judge", "judge_reject" if verdict == "reject" else f"judge_{why}", question=question,
+                    answer=answer, judge_reason=why)
+    record = {
+        **base,
+        "id": hashlib.sha256(f"{chain.id}\x00{k}\x00{question}".encode()).hexdigest()[:16],
+        "question": question.strip(),
+        "answer": answer.strip(),
+        "aliases": aliases,
+        "answer_kind": answer_kind(answer),
+        "judge_verdict": verdict,
+        "judge_reason": why,
+        "generator_model": result.model,
+        "reasoning": str(data.get("reasoning", ""))[:400],
+    }
+    return record, None
+
+
+async def generate_crawlqa(client: LLMClient, chains: Sequence[Chain], settings: CrawlQASettings,
+                           known_urls: Container[str]) -> Outcome:
+    tasks = [generate_one(client, chain, k, settings, known_urls)
+             for chain in chains for k in range(settings.samples_per_chain)]
+    out = Outcome()
+    for record, dropped in await asyncio.gather(*tasks):
+        if record is not None:
+            out.records.append(record)
+        elif dropped is not None:
+            out.drops.append(dropped)
+    return out

@@ -1,0 +1,151 @@
+"""QA synthesis (CRAWLQA, E2HQA, qa_pool) against a scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from crawl.corpus import pages_frame
+from crawl.crawler import CrawlSettings
+from crawl.fetcher import FetchSettings
+from crawl.frontier import FrontierSettings
+from crawl.miniweb import ARCHIVE_PATH, SEED_URLS
+from crawl.session import SourceSettings, run_crawl
+from distill.chains import difficulty, docs_and_graph, sample_chains
+from distill.crawlqa import CrawlQASettings, generate_crawlqa
+from distill.e2hqa import candidate_entities
+from distill.jsonparse import extract_json_object
+from distill.llm.cache import RequestCache
+from distill.llm.client import LLMClient
+from distill.llm.roles import ROLES, RoleConfig
+from distill.qa_pool import dedupe_questions
+from scripted_teacher import reliable_teacher, scripted_teacher
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus() -> pl.DataFrame:
+    rows = []
+    for roots in SEED_URLS.values():
+        rows += run_crawl(roots, source=SourceSettings(mode="archive", archives=(str(ARCHIVE_PATH),)),
+                          fetch=FetchSettings(per_host_delay_s=0), crawl=CrawlSettings(frontier=FrontierSettings(max_depth=3))).rows
+    return pages_frame(rows)
+
+
+def test_extract_json_object() -> None:
+    assert extract_json_object('Sure! ```json\n{"a": 1, "b": [1,2,],}\n``` done') == {"a": 1, "b": [1, 2]}
+    assert extract_json_object('{"q": "braces } in {strings}", "n": 2}') == {"q": "braces } in {strings}", "n": 2}
+    assert extract_json_object('{"question": "Which year') is None
+    assert extract_json_object("no json here") is None and extract_json_object(None) is None
+    assert extract_json_object('[1, 2] then {"x": true}') == {"x": True}
+
+
+def test_difficulty_follows_webwalker() -> None:
+    assert [difficulty([d]) for d in (0, 2, 3, 4, 6)] == ["easy", "easy", "medium", "hard", "hard"]
+    assert [difficulty(ds) for ds in ([1, 2], [2, 3], [3, 4], [4, 4])] == ["easy", "medium", "hard", "hard"]
+
+
+def test_chains_follow_links_between_valid_pages(corpus: pl.DataFrame) -> None:
+    docs, graph = docs_and_graph(corpus)
+    assert "https://en.wikipedia.org/wiki/Grey_Sound" not in docs  # a 404 page is never evidence
+    chains = sample_chains(docs, graph, n=20, hop_weights={1: 1, 2: 1, 3: 1}, seed=3)
+    assert len(chains) == 20 and len({c.id for c in chains}) == 20
+    assert {c.hops for c in chains} == {1, 2, 3}
+    for c in chains:
+        for a, b in zip(c.urls, c.urls[1:]):
+            assert b in graph[a]
+    again = sample_chains(docs, graph, n=20, hop_weights={1: 1, 2: 1, 3: 1}, seed=3)
+    assert [c.id for c in again] == [c.id for c in chains]
+    assert any(len({d.source for d in c.docs}) > 1 for c in chains), "cross-source chains are expected"
+
+
+def _client(fake, tmp_path: Path) -> LLMClient:  # type: ignore[no-untyped-def]
+    roles = {r: RoleConfig(name=r, base_url=fake.base_url, model="scripted") for r in ROLES}
+    return LLMClient(roles, cache=RequestCache(tmp_path / "cache.sqlite"), max_retries=1, backoff_base_s=0.01,
+                     backoff_max_s=0.02, max_concurrency=8)
+
+
+def test_crawlqa_accounts_for_every_sample_and_reruns_free(fake_llm, corpus: pl.DataFrame, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake_llm.set_default(scripted_teacher)
+    docs, graph = docs_and_graph(corpus)
+    chains = sample_chains(docs, graph, n=12, hop_weights={1: 1, 2: 2, 3: 1}, seed=0)
+    settings = CrawlQASettings(samples_per_chain=3)
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with _client(fake_llm, tmp_path) as client:
+            return await generate_crawlqa(client, chains, settings, set(docs)), client.stats_dict()
+
+    out, stats = asyncio.run(go())
+    assert len(out.records) + len(out.drops) == 36
+    reasons = Counter(d["reason"] for d in out.drops)
+    assert reasons["llm_error:invalid_response"] > 0  # the server's garbage: retried, then dropped
+    assert reasons["malformed_json"] > 0  # a truncated JSON answer
+    assert reasons["mentions_browsing"] > 0  # "According to this page, ..."
+    assert out.records, reasons
+    for r in out.records:
+        assert r["answer"] not in r["question"] and r["judge_verdict"] == "accept"
+        assert all(u in docs for u in r["evidence_urls"]) and r["prompt_version"]
+    first_requests = fake_llm.count()
+    assert stats["teacher"]["calls"] == 36
+
+    out2, stats2 = asyncio.run(go())  # a new client on the same cache: nothing is paid twice
+    assert [r["id"] for r in out2.records] == [r["id"] for r in out.records]
+    # Only calls that failed (never cached) are tried again: 1 try + 1 retry each.
+    assert fake_llm.count() - first_requests == 2 * reasons["llm_error:invalid_response"]
+    assert stats2["teacher"]["cache_hits"] == 36 - reasons["llm_error:invalid_response"]
+
+
+def test_entities_and_dedup() -> None:
+    ents = candidate_entities("In which town was the founder of Vardel Systems born?", "Orsund")
+    assert ents[0] == "Vardel Systems"
+    assert candidate_entities("Who founded Orsund Rowing Club?", "Orsund") == []  # never a span holding the answer
+    recs = [
+        {"id": "a", "question": "Which year was the Tidewell library released?", "answer": "2021"},
+        {"id": "b", "question": "Which year was the Tidewell library released ?", "answer": "2021"},
+        {"id": "c", "question": "Which year was the Tidewell library released?", "answer": "2019"},
+        {"id": "d", "question": "Who designed the Skerry language?", "answer": "Rune Ahlgren"},
+    ]
+    kept, drops = dedupe_questions(recs)
+    assert [r["id"] for r in kept] == ["a", "c", "d"]
+    assert drops[0]["id"] == "b" and drops[0]["duplicate_of"] == "a"
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_refresh_job_through_qa_pool_and_free_rerun(fake_llm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The main job end to end with every role on a scripted endpoint; a second run of the
+    QA assets on unchanged inputs sends zero requests."""
+    fake_llm.set_default(reliable_teacher)
+    env = {**os.environ, "SEEKFORGE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+    for role in ROLES:
+        env[f"SEEKFORGE_{role.upper()}_BASE_URL"] = fake_llm.base_url
+        env[f"SEEKFORGE_{role.upper()}_STRUCTURED"] = "llamacpp"
+    (tmp_path / "home").mkdir()
+    dagster = str(Path(sys.executable).parent / "dagster")
+
+    def run(job: str) -> None:
+        proc = subprocess.run([dagster, "job", "execute", "-m", "pipelines.definitions", "-j", job, "-c",
+                               "pipelines/configs/demo.yaml"], cwd=REPO, env=env, capture_output=True, text=True, timeout=500)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    run("refresh_job")
+    qa = tmp_path / "data" / "qa"
+    pool = pl.read_parquet(qa / "qa_pool.parquet")
+    assert pool.height > 0 and pool["id"].is_unique().all()
+    assert set(pool["origin"]) <= {"crawlqa", "e2hqa"}
+    crawlqa = pl.read_parquet(qa / "crawlqa_pairs.parquet")
+    drops = pl.read_parquet(qa / "crawlqa_drops.parquet")
+    assert crawlqa.height + drops.height == 16 * 3  # demo.yaml: 16 chains x 3 samples, all accounted for
+    requests = fake_llm.count()
+    assert requests > 0
+    run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
+    assert fake_llm.count() == requests, "re-materializing QA with unchanged inputs must not call the LLM"
+    assert pl.read_parquet(qa / "qa_pool.parquet").equals(pool)
