@@ -25,7 +25,7 @@ def test_crawl_job_materializes_pages_and_index(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "pipelines.definitions",
-         "-j", "crawl_job", "-c", "pipelines/configs/demo.yaml"],
+         "-j", "crawl_job"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=280,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
