@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from crawl.crawler import CrawlSettings
+from crawl.crawler import CrawlSettings, default_parse_workers
 from crawl.fetcher import USER_AGENT, FetchSettings
 from crawl.frontier import FrontierSettings
 from crawl.session import SourceSettings
@@ -62,7 +62,7 @@ class CrawlerResource(dg.ConfigurableResource):
     browser_patterns: list[str] = Field(default_factory=list, description="Regexes of URLs always rendered in chromium.")
     browser_auto: bool = Field(default=False, description="Render pages whose HTML looks JavaScript-only.")
     browser_executable: str = "/usr/bin/chromium"
-    parse_workers: int = Field(default=0, description="Processes for HTML parsing (0 = in the crawl's own thread).")
+    parse_workers: int = Field(default=-1, description="Processes for HTML parsing: -1 = min(cores, 4), 0 = in the crawl's own thread.")
 
     def source_settings(self) -> SourceSettings:
         archives = tuple(self.archives)
@@ -90,7 +90,7 @@ class CrawlerResource(dg.ConfigurableResource):
     def crawl_settings(self, frontier: FrontierSettings) -> CrawlSettings:
         return CrawlSettings(
             frontier=frontier,
-            parse_workers=self.parse_workers,
+            parse_workers=default_parse_workers() if self.parse_workers < 0 else self.parse_workers,
             browser_patterns=tuple(self.browser_patterns),
             browser_auto=self.browser_auto,
             browser_executable=self.browser_executable,

@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/crawl_throughput.py [--pages N] [--concurrency C] [--archive PATH]
                                                [--repeats R] [--server process|thread]
+                                               [--fetch-rounds K] [--skip inline,pw0,pw2,scrapy,bound]
 
 One replay server (``crawl.replay.ReplayServer``) serves a WARC archive on 127.0.0.1;
 by default it runs in its own process, so its CPU work never holds the GIL of the
@@ -24,7 +25,14 @@ drift on the machine hits everyone alike. The "physical bound" is parse-only
 throughput: ``parse_response`` over the same bodies in-process with no network, on
 one core, and that times min(cores, 2) for the process-pool variant.
 
+A second table times the fetch path alone (same URLs x K, no parse) for seekforge's
+``Fetcher`` and Scrapy. The server's record cache holds every page under test and is
+primed before timing, so its (small) cost is identical for every contestant. Each run
+also reports "other load": cores used by processes outside the benchmark (from
+/proc/stat), since a shared machine makes wall times meaningless when it is busy.
+
 Output ratios are ``seekforge pages/s / scrapy pages/s`` measured in this one run.
+See bench/README.md for method, figures and profile findings.
 """
 
 from __future__ import annotations
@@ -409,7 +417,7 @@ def main() -> None:
                     help="replay server in its own process (default) or on a thread of this process")
     ap.add_argument("--fetch-rounds", type=int, default=5,
                     help="fetch-only table: the URL list is fetched this many times per run (default 5; 0 skips it)")
-    ap.add_argument("--skip", default="", help="comma list of contestants to skip: inline,pw0,pw2,scrapy")
+    ap.add_argument("--skip", default="", help="comma list of contestants to skip: inline,pw0,pw2,scrapy,bound")
     args = ap.parse_args()
 
     from crawl.warc import WarcIndex

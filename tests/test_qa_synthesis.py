@@ -149,3 +149,40 @@ def test_refresh_job_through_qa_pool_and_free_rerun(fake_llm, tmp_path: Path) ->
     run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
     assert fake_llm.count() == requests, "re-materializing QA with unchanged inputs must not call the LLM"
     assert pl.read_parquet(qa / "qa_pool.parquet").equals(pool)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_killed_run_resumes_without_repeating_paid_calls(fake_llm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 the whole run while QA synthesis is calling the LLM, run again: every answer
+    that reached us before the kill is served from the cache; at most the calls in flight
+    at the moment of the kill are sent twice."""
+    import json
+    import signal
+    import time
+
+    fake_llm.set_default(reliable_teacher)
+    fake_llm.latency_s = 0.15
+    env = {**os.environ, "SEEKFORGE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+    for role in ROLES:
+        env[f"SEEKFORGE_{role.upper()}_BASE_URL"] = fake_llm.base_url
+        env[f"SEEKFORGE_{role.upper()}_STRUCTURED"] = "llamacpp"
+    (tmp_path / "home").mkdir()
+    cmd = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "pipelines.definitions", "-j",
+           "refresh_job", "-c", "pipelines/configs/demo.yaml"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while fake_llm.count() < 20 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; raise the work or the latency"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    before_kill = fake_llm.count()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert pl.read_parquet(tmp_path / "data" / "qa" / "qa_pool.parquet").height > 0
+    bodies = Counter(json.dumps(r.json, sort_keys=True) for r in fake_llm.requests)
+    repeated = sum(n - 1 for n in bodies.values() if n > 1)
+    assert before_kill >= 20
+    assert repeated <= 2, f"{repeated} paid calls were repeated after the kill (max_concurrency=2 in flight)"
