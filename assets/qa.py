@@ -129,6 +129,30 @@ class E2HQAConfig(dg.Config):
     judge: str = Field(default="enforce", description="enforce | record (demo)")
     search_k: int = 3
     seed: int = 0
+    seed_file: str = Field(default="", description="Optional JSONL of simple QA (question, answer, aliases) to evolve "
+                                                   "besides the single-hop CRAWLQA pairs.")
+
+
+def _seed_file_pairs(path: str) -> list[dict[str, Any]]:
+    import hashlib
+    import json
+    from pathlib import Path
+
+    rows = []
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise dg.Failure(f"e2hqa seed_file {path}: line {i + 1} is not JSON ({exc})") from exc
+        if not isinstance(rec, dict) or not rec.get("question") or not rec.get("answer"):
+            raise dg.Failure(f"e2hqa seed_file {path}: line {i + 1} needs 'question' and 'answer'")
+        rid = hashlib.sha256(f"seed\x00{rec['question']}\x00{rec['answer']}".encode()).hexdigest()[:16]
+        rows.append({"id": rid, "question": rec["question"], "answer": str(rec["answer"]),
+                     "aliases": list(rec.get("aliases") or []), "evidence_urls": [], "type": rec.get("type", "seed"),
+                     "hops": 1, "chain_id": None})
+    return rows
 
 
 @dg.asset(
@@ -144,6 +168,8 @@ def e2hqa_pairs(config: E2HQAConfig, storage: StorageResource, llm: LLMResource)
     index = SearchIndex.load(storage.path("search_index", "bm25"))
     crawlqa = pl.read_parquet(storage.path("qa", "crawlqa_pairs.parquet"))
     seeds = crawlqa.filter(pl.col("hops") == 1).sort("id").head(config.max_seeds).to_dicts()
+    if config.seed_file:
+        seeds += _seed_file_pairs(config.seed_file)
 
     def docs_for(urls: list[str]) -> list[dict[str, str]]:
         return [{"title": docs[u].title, "text": docs[u].text[:1200]} for u in urls if u in docs]
@@ -170,6 +196,7 @@ def e2hqa_pairs(config: E2HQAConfig, storage: StorageResource, llm: LLMResource)
         metadata={
             "dagster/row_count": df.height,
             "seeds": len(seeds),
+            "seed_file": config.seed_file or "(none)",
             "dropped_chains": drops.height,
             "judge_mode": config.judge,
             "by_round": counts_md(df, "round", "pairs"),
