@@ -11,7 +11,6 @@ is an :class:`Outcome` on the returned :class:`FetchResult`.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 from collections import defaultdict
@@ -22,10 +21,11 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from crawl.decode import BodyLimitExceeded, BoundedDecoder
 from crawl.netguard import BlockedAddress, NetworkPolicy
+from crawl.retrying import parse_retry_after, retry_after_or_backoff
 from crawl.robots import RobotsCache
 from crawl.transports import NOT_IN_ARCHIVE_HEADER, ArchiveTransport, GuardedTransport, ReplayTransport
 from crawl.urls import ALLOWED_SCHEMES, canonicalize
@@ -126,22 +126,6 @@ class _Failure(Exception):
 
 class _Retry(_Failure):
     pass
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
 class _HostGate:
@@ -305,14 +289,7 @@ class Fetcher:
 
     async def _with_retries(self, url: str, *, any_content_type: bool) -> FetchResult:
         s = self.settings
-        backoff = wait_exponential_jitter(initial=s.backoff_base_s, max=s.backoff_max_s, jitter=s.backoff_base_s)
-
-        def wait(state) -> float:  # type: ignore[no-untyped-def]
-            exc = state.outcome.exception()
-            if isinstance(exc, _Failure) and exc.retry_after is not None:
-                return exc.retry_after
-            return backoff(state)
-
+        wait = retry_after_or_backoff(s.backoff_base_s, s.backoff_max_s)
         attempts = 0
         try:
             async for attempt in AsyncRetrying(

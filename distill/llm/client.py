@@ -9,16 +9,16 @@ K requests with distinct seeds: servers silently ignore ``n``.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from crawl.retrying import parse_retry_after, retry_after_or_backoff
 
 from distill.llm.cache import RequestCache, request_key
 from distill.llm.roles import RoleConfig
@@ -80,18 +80,7 @@ class _Fatal(Exception):
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
-    value = exc.response.headers.get("retry-after") if exc.response is not None else None
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    return parse_retry_after(exc.response.headers.get("retry-after") if exc.response is not None else None)
 
 
 class LLMClient:
@@ -215,14 +204,7 @@ class LLMClient:
             result.error, result.detail = code, str(exc)
             return result
 
-        backoff = wait_exponential_jitter(initial=self.backoff_base_s, max=self.backoff_max_s, jitter=self.backoff_base_s)
-
-        def wait(state) -> float:  # type: ignore[no-untyped-def]
-            exc = state.outcome.exception()
-            if isinstance(exc, _Retryable) and exc.retry_after is not None:
-                return exc.retry_after
-            return backoff(state)
-
+        wait = retry_after_or_backoff(self.backoff_base_s, self.backoff_max_s)
         try:
             async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=wait,
                                                retry=retry_if_exception_type(_Retryable), reraise=True):
