@@ -75,7 +75,10 @@ class CrawlQAConfig(dg.Config):
                                           description="Relative frequency of chains of 1, 2, 3 documents.")
     samples_per_chain: int = Field(default=2, description="K samples per chain (distinct seeds).")
     judge: str = Field(default="enforce", description="enforce | record (record keeps the verdict only: demo)")
+    answer_space: str = Field(default="free", description="free | evidence_spans (answer constrained to names, numbers "
+                                                         "and dates of the evidence: for very small models, demo)")
     max_chars_per_doc: int = 1500
+    max_tokens: int = 400
     seed: int = 0
 
 
@@ -93,7 +96,8 @@ def crawlqa_pairs(config: CrawlQAConfig, storage: StorageResource, llm: LLMResou
     chains = sample_chains(docs, graph, n=config.n_chains, hop_weights={int(k): v for k, v in config.hop_weights.items()},
                            seed=config.seed)
     settings = CrawlQASettings(samples_per_chain=config.samples_per_chain, judge=config.judge, seed=config.seed,
-                               max_chars_per_doc=config.max_chars_per_doc)
+                               max_chars_per_doc=config.max_chars_per_doc, answer_space=config.answer_space,
+                               max_tokens=config.max_tokens)
     with llm.session(storage) as (roles, base_url, cache):
         async def go() -> tuple[Any, dict[str, Any]]:
             async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
@@ -113,6 +117,7 @@ def crawlqa_pairs(config: CrawlQAConfig, storage: StorageResource, llm: LLMResou
             "samples": len(chains) * config.samples_per_chain,
             "dropped": drops.height,
             "judge_mode": config.judge,
+            "answer_space": config.answer_space,
             "by_type": counts_md(df, "type", "pairs"),
             "by_hops": counts_md(df, ["hops", "difficulty"], "pairs"),
             "drop_reasons": counts_md(drops, ["stage", "reason"], "drops"),

@@ -2,9 +2,9 @@
 
 Usage::
 
-    .venv/bin/python bench/llm_throughput.py [--contestants as-is,httpx-keepalive,sdk-aiohttp,direct-aiohttp]
-                                             [--scenarios A,B,C] [--scale 1.0] [--l0-concurrency 64]
-                                             [--profile CONTESTANT] [--client-loop asyncio|uvloop]
+    .venv/bin/python bench/llm_throughput.py [--contestants NAME,...] [--scenarios A,B,C] [--scale 1.0]
+                                             [--l0-concurrency 64] [--profile CONTESTANT]
+                                             [--client-loop asyncio|uvloop]
 
 A teacher endpoint answers in seconds, so a distillation run is paced by how many
 requests the client keeps in flight, not by the client's speed -- *if* the client's
@@ -22,19 +22,27 @@ seed=i)`` on an ``LLMClient(..., cache=None, max_concurrency=N, max_retries=0)``
 all M issued at once with ``asyncio.gather``; every result must be ``.ok``.
 
 Contestants (all but the first are prototypes that live only in this file, so the
-lead can compare before changing ``distill/llm/client.py``):
+lead can compare before changing ``distill/llm/client.py``). Default run: all but
+``httpx-keepalive`` and ``sdk-post``, which only answer diagnostic questions and would
+push the run past two minutes.
 
-* ``as-is``           -- ``LLMClient`` exactly as shipped (``AsyncOpenAI`` on its default
-  httpx2 transport, SDK pool limits 1000 connections / 100 keep-alive);
-* ``httpx-keepalive`` -- same SDK transport, but ``max_keepalive_connections`` raised to
-  at least N: with the default 100, at N = 256 every response beyond the 100th closes
-  its connection and the next request pays a new TCP connect (see the ``conns`` column);
-* ``sdk-aiohttp``     -- ``AsyncOpenAI(http_client=openai.DefaultAioHttpClient(...))``:
-  the SDK's own aiohttp transport (the ``openai[aiohttp]`` extra; aiohttp is already a
-  dependency), still all of the SDK's request building and response parsing;
-* ``direct-aiohttp``  -- ``LLMClient._once`` replaced by one aiohttp POST and
-  ``ChatCompletion.model_validate_json``: the caller still gets the SDK's typed object
-  and the same error codes, but the SDK's request pipeline is skipped.
+* ``as-is``               -- ``LLMClient`` exactly as shipped (``AsyncOpenAI`` on its
+  default httpx2 transport, SDK pool limits 1000 connections / 100 keep-alive);
+* ``httpx-keepalive``     -- same, with ``max_keepalive_connections`` raised to >= N:
+  with the default 100, at N = 256 connections returning to the pool beyond the 100th
+  are closed and reopened (the ``conns`` column shows it);
+* ``sdk-aiohttp``         -- ``AsyncOpenAI(http_client=openai.DefaultAioHttpClient(...))``,
+  the SDK's own aiohttp transport; still all of the SDK's request building and parsing;
+* ``sdk-post``            -- default transport, ``AsyncOpenAI.post`` instead of
+  ``chat.completions.create`` (skips the SDK's TypedDict transform of the params);
+* ``sdk-aiohttp-post``    -- both: the cheapest way found that keeps ``AsyncOpenAI``;
+* ``direct-aiohttp``      -- ``LLMClient._once`` as one aiohttp POST plus
+  ``ChatCompletion.model_validate_json``: the same error codes and a typed
+  ``ChatCompletion``, without the SDK's request pipeline;
+* ``direct-aiohttp-loop`` -- ``direct-aiohttp`` with a plain retry loop instead of
+  tenacity's ``AsyncRetrying`` (about 60 us per call);
+* ``floor-aiohttp``       -- not a candidate: a bare aiohttp session (semaphore, POST,
+  ``json.loads``). The gap between any row and this one is what our code adds.
 
 Columns: ``req/s`` achieved over the timed window (first request issued to last
 result), ``bound`` = N/L, ``ratio`` = req/s / bound, ``cli ms/req`` = client process CPU
@@ -57,6 +65,7 @@ import json
 import os
 import platform
 import pstats
+import random
 import subprocess
 import sys
 import time
@@ -78,7 +87,8 @@ import httpx2  # noqa: E402
 import openai  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 
-from distill.llm.client import LLMClient, _Fatal, _Retryable, _retry_after  # noqa: E402
+from distill.llm.cache import request_key  # noqa: E402
+from distill.llm.client import ChatResult, LLMClient, _Fatal, _Retryable, _retry_after  # noqa: E402
 from distill.llm.roles import RoleConfig  # noqa: E402
 
 # --------------------------------------------------------------------------- fake server
@@ -177,6 +187,57 @@ class SdkAiohttpLLMClient(LLMClient):
         return self._clients[key]
 
 
+class _PostShim:
+    """Stands in for ``AsyncOpenAI`` in the shipped ``LLMClient._once``: its
+    ``chat.completions.create(**payload, extra_body=..., timeout=...)`` becomes
+    ``AsyncOpenAI.post("/chat/completions", body=..., cast_to=ChatCompletion)``.
+
+    Why: ``create`` runs ``async_maybe_transform(params, CompletionCreateParams)``, a
+    recursive walk of every message against the TypedDict annotations (``get_origin``,
+    ``typing`` hashing, ``isinstance``) that only matters for aliased keys and file
+    inputs, neither of which our plain-dict payloads have. ``post`` is the SDK's public
+    escape hatch for raw requests; it keeps auth, headers, timeouts, error classes and
+    the typed ``ChatCompletion``. Going through a shim keeps ``_once``'s error mapping
+    untouched, so the row measures exactly the one-line change."""
+
+    def __init__(self, sdk: openai.AsyncOpenAI) -> None:
+        self.sdk = sdk
+        self.chat = types.SimpleNamespace(completions=types.SimpleNamespace(create=self._create))
+
+    async def _create(self, *, extra_body: dict[str, Any] | None = None, timeout: float | None = None,
+                      **payload: Any) -> ChatCompletion:
+        body = {**payload, **extra_body} if extra_body else payload
+        return await self.sdk.post("/chat/completions", cast_to=ChatCompletion, body=body,
+                                   options={"timeout": timeout} if timeout is not None else {})
+
+    async def close(self) -> None:
+        await self.sdk.close()
+
+
+class SdkPostLLMClient(LLMClient):
+    """Prototype: default httpx2 transport, ``post`` instead of ``create`` (see ``_PostShim``)."""
+
+    def _client_for(self, cfg: RoleConfig) -> openai.AsyncOpenAI:
+        key = _base_key(self, cfg)
+        if key not in self._clients:
+            sdk = openai.AsyncOpenAI(base_url=key[0], api_key=cfg.api_key(), max_retries=0, timeout=cfg.timeout_s)
+            self._clients[key] = _PostShim(sdk)  # type: ignore[assignment]
+        return self._clients[key]
+
+
+class SdkAiohttpPostLLMClient(LLMClient):
+    """Prototype: both SDK-side changes -- aiohttp transport and ``post`` instead of
+    ``create``. Still ``AsyncOpenAI``, still its errors, auth and typed objects."""
+
+    def _client_for(self, cfg: RoleConfig) -> openai.AsyncOpenAI:
+        key = _base_key(self, cfg)
+        if key not in self._clients:
+            sdk = openai.AsyncOpenAI(base_url=key[0], api_key=cfg.api_key(), max_retries=0, timeout=cfg.timeout_s,
+                                     http_client=openai.DefaultAioHttpClient(timeout=cfg.timeout_s))
+            self._clients[key] = _PostShim(sdk)  # type: ignore[assignment]
+        return self._clients[key]
+
+
 @dataclass
 class _Endpoint:
     """What ``DirectAiohttpLLMClient._client_for`` hands to ``_once``: one aiohttp
@@ -253,15 +314,118 @@ class DirectAiohttpLLMClient(LLMClient):
         result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
 
 
-Factory = Callable[[str, int], LLMClient]
+class DirectAiohttpLoopLLMClient(DirectAiohttpLLMClient):
+    """Prototype: ``direct-aiohttp`` plus a plain retry loop instead of tenacity.
+
+    ``AsyncRetrying`` costs about 60 us per call even when the first attempt succeeds
+    (a ``RetryCallState``, action-chain rebuilding, ``inspect``-based coroutine checks
+    on every iteration; and ``wait_exponential_jitter(initial=...)`` is deprecated in
+    tenacity 9.2 and warns on each construction). This loop keeps the semantics:
+    ``max_retries + 1`` attempts, only ``_Retryable`` is retried, the server's
+    Retry-After wins, otherwise ``min(base * 2**(n-1) + U(0, base), max)``."""
+
+    async def chat(self, role: str, messages: Any, *, seed: int = 0, sample_index: int = 0,
+                   temperature: float | None = None, max_tokens: int | None = None,
+                   json_schema: dict[str, Any] | None = None, stop: Any = None) -> ChatResult:
+        cfg = self.role(role)
+        payload = self._payload(cfg, messages, seed=seed, temperature=temperature, max_tokens=max_tokens,
+                                json_schema=json_schema, stop=stop)
+        extra = dict(cfg.extra_body)
+        key = request_key({**payload, "extra_body": extra, "sample_index": sample_index})
+        stats = self.stats[role]
+        stats.calls += 1
+        result = ChatResult(role=role, model=cfg.model, key=key)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                stats.cache_hits += 1
+                stats.saved_usd += cfg.cost(hit.get("prompt_tokens", 0), hit.get("completion_tokens", 0))
+                for name in ("text", "reasoning", "finish_reason", "prompt_tokens", "completion_tokens"):
+                    setattr(result, name, hit.get(name, getattr(result, name)))
+                result.cached = True
+                return result
+        try:
+            client = self._client_for(cfg)
+        except (_Fatal, RuntimeError) as exc:
+            code = getattr(exc, "code", "missing_credential")
+            stats.failures[code] += 1
+            result.error, result.detail = code, str(exc)
+            return result
+        attempt = 0
+        while True:
+            attempt += 1
+            result.attempts = attempt
+            try:
+                await self._once(client, role, cfg, payload, extra, result)
+                break
+            except _Retryable as exc:
+                if attempt > self.max_retries:
+                    stats.failures[exc.code] += 1
+                    result.error, result.detail = exc.code, exc.detail
+                    return result
+                delay = exc.retry_after if exc.retry_after is not None else min(
+                    self.backoff_base_s * 2 ** (attempt - 1) + random.uniform(0, self.backoff_base_s),
+                    self.backoff_max_s)
+                await asyncio.sleep(delay)
+            except _Fatal as exc:
+                stats.failures[exc.code] += 1
+                result.error, result.detail = exc.code, exc.detail
+                return result
+        stats.prompt_tokens += result.prompt_tokens
+        stats.completion_tokens += result.completion_tokens
+        stats.cost_usd += cfg.cost(result.prompt_tokens, result.completion_tokens)
+        if self.cache is not None:
+            self.cache.put(key, role, cfg.model, {
+                "text": result.text, "reasoning": result.reasoning, "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+            })
+        return result
+
+
+class FloorClient:
+    """Reference, not a candidate: what one aiohttp session costs with nothing around it
+    (semaphore, ``json.dumps``, POST, ``json.loads``). No retries, no typed objects, no
+    stats, no cache key. Its row is the floor every ``LLMClient`` variant is measured
+    against: the gap between a variant and this row is what our code and the SDK add."""
+
+    def __init__(self, base_url: str, max_concurrency: int) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.sem = asyncio.Semaphore(max_concurrency)
+        self.session: aiohttp.ClientSession | None = None
+        self.headers = {"Authorization": "Bearer sk-local-no-key", "Content-Type": "application/json"}
+
+    async def chat(self, role: str, messages: list[dict[str, Any]], *, seed: int = 0) -> Any:
+        if self.session is None:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30))
+        body = json.dumps({"model": "m", "messages": messages, "seed": seed}).encode()
+        async with self.sem:
+            async with self.session.post(self.url, data=body, headers=self.headers) as resp:
+                raw, status = await resp.read(), resp.status
+        data = json.loads(raw)
+        ok = status == 200 and bool(data.get("choices"))
+        return types.SimpleNamespace(ok=ok, error=None if ok else f"http_{status}", detail=raw[:100].decode())
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+Factory = Callable[[str, int], Any]  # returns an object with LLMClient's chat() and aclose()
 CONTESTANTS: Mapping[str, Factory] = {
     "as-is": lambda url, n: LLMClient(_roles(url), cache=None, max_concurrency=n, max_retries=0),
     "httpx-keepalive": lambda url, n: HttpxKeepAliveLLMClient(_roles(url), cache=None, max_concurrency=n,
                                                               max_retries=0),
     "sdk-aiohttp": lambda url, n: SdkAiohttpLLMClient(_roles(url), cache=None, max_concurrency=n, max_retries=0),
+    "sdk-post": lambda url, n: SdkPostLLMClient(_roles(url), cache=None, max_concurrency=n, max_retries=0),
+    "sdk-aiohttp-post": lambda url, n: SdkAiohttpPostLLMClient(_roles(url), cache=None, max_concurrency=n,
+                                                               max_retries=0),
     "direct-aiohttp": lambda url, n: DirectAiohttpLLMClient(_roles(url), cache=None, max_concurrency=n,
                                                             max_retries=0),
+    "direct-aiohttp-loop": lambda url, n: DirectAiohttpLoopLLMClient(_roles(url), cache=None, max_concurrency=n,
+                                                                     max_retries=0),
+    "floor-aiohttp": FloorClient,
 }
+DEFAULT_CONTESTANTS = [n for n in CONTESTANTS if n not in ("httpx-keepalive", "sdk-post")]
 
 # --------------------------------------------------------------------------- scenarios
 
@@ -388,6 +552,27 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         if r.first_error:
             print(f"  {r.scenario.key}/{r.contestant}: first error {r.first_error}")
+    disturbed = [r for r in rows if r.other_cores > 0.2]
+    if disturbed:
+        print(f"\n{len(disturbed)} of {len(rows)} runs had more than 0.2 cores of other load "
+              f"({', '.join(f'{r.scenario.key}/{r.contestant}' for r in disturbed)}): not quotable as is.")
+    print("\nPer contestant (A ratio / B ratio / C ms per request):")
+    by_name: dict[str, dict[str, Row]] = defaultdict(dict)
+    for r in rows:
+        by_name[r.contestant][r.scenario.key] = r
+    for name, got in by_name.items():
+        cells = []
+        for key in ("A", "B", "C"):
+            r = got.get(key)
+            if r is None:
+                cells.append(f"{key} -")
+            elif r.scenario.goal == "ratio":
+                cells.append(f"{key} {r.ratio:.3f} {r.verdict()}")
+            else:
+                cells.append(f"{key} {r.cpu_ms:.2f} ms {r.verdict()}")
+        verdicts = {r.verdict() for r in got.values()}
+        overall = "PASS all" if verdicts == {"PASS"} else ("FAIL" if "FAIL" in verdicts else "MISS")
+        print(f"  {name:<20} {' | '.join(cells)}  => {overall}")
 
 
 _GROUPS = ("openai", "httpx2", "httpcore2", "h11", "anyio", "aiohttp", "yarl", "multidict", "pydantic",
@@ -445,6 +630,8 @@ async def amain(args: argparse.Namespace) -> int:
                 print(f"  .. {sc.key} {n}: {row.rps:.1f} req/s, {row.cpu_ms:.2f} ms cpu/req, "
                       f"{row.wall_s:.2f} s", file=sys.stderr, flush=True)
         print_table(rows)
+        load = os.getloadavg()
+        print(f"\nload avg at end {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}")
         if args.profile:
             await warm_up(server, args.profile)
             prof = cProfile.Profile()
@@ -460,7 +647,8 @@ async def amain(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--contestants", default=",".join(CONTESTANTS))
+    ap.add_argument("--contestants", default=",".join(DEFAULT_CONTESTANTS),
+                    help=f"comma-separated, from: {', '.join(CONTESTANTS)}")
     ap.add_argument("--scenarios", default="A,B,C")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every M (keep the waves: 1.0 = 4N, 20N, 2000)")
     ap.add_argument("--l0-concurrency", type=int, default=64, help="N for scenario C (L = 0)")

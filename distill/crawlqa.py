@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import yaml
+from rapidfuzz import fuzz
 
-from distill.chains import Chain
+from distill.chains import Chain, Doc
 from distill.jsonparse import extract_json_object
 from distill.llm.client import ChatResult, LLMClient
 from distill.prompt import PROMPT_DIR, load_prompt
@@ -31,17 +33,58 @@ QTYPES: dict[str, str] = {
     "temporal": "the answer is a date, a year, or a number of years between events",
 }
 
-QA_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "question": {"type": "string", "minLength": 10, "maxLength": 300},
-        "answer": {"type": "string", "minLength": 1, "maxLength": 80},
-        "aliases": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": 4},
-        "type": {"type": "string"},
-        "reasoning": {"type": "string", "maxLength": 400},
-    },
-    "required": ["question", "answer", "aliases", "type", "reasoning"],
-}
+# A question is a sentence starting with a question word and ending in "?", with no
+# quotes or backslashes that a small model would leave unescaped.
+QUESTION_PATTERN = r'^(What|Which|Who|When|Where|How many|How much|How long|In which|In what) [^?"\\]{10,200}[?]$'
+
+
+def qa_schema(qtype: str, answer_candidates: Sequence[str] | None = None) -> dict[str, Any]:
+    """JSON schema for one QA pair. With ``answer_candidates`` the answer must be one of
+    them (spans of the evidence): the extractive mode the embedded demo model needs.
+    The answer comes first so the question is written for it."""
+    answer: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 80}
+    if answer_candidates:
+        answer = {"type": "string", "enum": list(answer_candidates)}
+    return {
+        "type": "object",
+        "properties": {
+            "answer": answer,
+            "question": {"type": "string", "pattern": QUESTION_PATTERN},
+            "aliases": {"type": "array", "items": {"type": "string", "maxLength": 60}, "maxItems": 3},
+            "type": {"type": "string", "enum": [qtype]},
+            "reasoning": {"type": "string", "maxLength": 200},
+        },
+        "required": ["answer", "question", "aliases", "type", "reasoning"],
+    }
+
+
+QA_SCHEMA = qa_schema("multi_hop")
+_SPAN = re.compile(r"\b(?:[A-Z][\w'’\-]+(?:\s+(?:of|the|and|de|for)\s+|\s+)?)+|\b\d[\d,.]*\b")
+
+
+def evidence_spans(texts: Sequence[str], limit: int = 48) -> list[str]:
+    """Names, numbers and dates that occur in the evidence, most frequent first."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for m in _SPAN.finditer(text):
+            span = m.group(0).strip(" ,.")
+            if len(span) >= 3 and not span.isupper():
+                counts[span] = counts.get(span, 0) + 1
+    return [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
+def copies_example(question: str, qtype: str) -> bool:
+    """The question repeats the few-shot example (small models parrot it)."""
+    example = type_examples()[qtype].split("Answer:")[0].replace("Question:", "").strip()
+    return fuzz.token_set_ratio(question.lower(), example.lower()) >= 80
+
+
+def off_topic(question: str, docs: Sequence[Doc]) -> bool:
+    """The question names nothing of the evidence: no title word, name or number from it."""
+    evidence = " ".join(f"{d.title} {d.text}" for d in docs).lower()
+    words = [w for w in re.findall(r"[A-Za-z][\w'’\-]{3,}|\d{2,}", question) if w[0].isupper() or w[0].isdigit()]
+    words = [w for w in words if w not in ("What", "Which", "When", "Where", "How")]
+    return not any(w.lower() in evidence for w in words)
 VERDICT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"verdict": {"type": "string", "enum": ["accept", "reject"]}, "reason": {"type": "string", "maxLength": 200}},
@@ -60,6 +103,8 @@ class CrawlQASettings:
     qtypes: tuple[str, ...] = tuple(QTYPES)
     max_chars_per_doc: int = 1500
     judge: str = "enforce"  # "enforce": a reject drops the pair; "record": keep the verdict only (demo)
+    answer_space: str = "free"  # "free" | "evidence_spans": the answer is constrained to spans of the evidence (demo)
+    max_tokens: int = 400
     seed: int = 0
     temperature: float = 0.8
 
@@ -109,8 +154,9 @@ async def generate_one(client: LLMClient, chain: Chain, k: int, s: CrawlQASettin
     def drop(stage: str, reason: str, **extra: Any) -> tuple[None, dict[str, Any]]:
         return None, {**base, "stage": stage, "reason": reason, **extra}
 
-    result = await client.chat("teacher", messages, seed=seed, sample_index=k, json_schema=QA_SCHEMA,
-                               temperature=s.temperature)
+    candidates = evidence_spans([d["text"] for d in docs]) if s.answer_space == "evidence_spans" else None
+    result = await client.chat("teacher", messages, seed=seed, sample_index=k, json_schema=qa_schema(qtype, candidates),
+                               temperature=s.temperature, max_tokens=s.max_tokens)
     if not result.ok:
         return drop("generate", f"llm_error:{result.error}", detail=result.detail)
     data = extract_json_object(result.text)
@@ -124,6 +170,10 @@ async def generate_one(client: LLMClient, chain: Chain, k: int, s: CrawlQASettin
     aliases = [a for a in data.get("aliases") or [] if isinstance(a, str) and a.strip() and a != answer]
     evidence_text = "\n\n".join(d.text for d in chain.docs)
     reasons = lint_qa(question, answer, evidence_text=evidence_text, evidence_urls=chain.urls, known_urls=known_urls)
+    if copies_example(question, qtype):
+        reasons.insert(0, "copied_example")
+    if off_topic(question, chain.docs):
+        reasons.insert(0, "question_off_topic")
     if reasons:
         return drop("rules", reasons[0], all_reasons=reasons, question=question, answer=answer)
     verdict_result = await client.chat("judge", judge_messages(docs, question, answer), seed=seed, sample_index=k,

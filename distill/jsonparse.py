@@ -47,7 +47,7 @@ def extract_json_object(text: str | None) -> dict[str, Any] | None:
             return None  # unbalanced: truncated output
         for attempt in (candidate, _TRAILING_COMMA.sub(r"\1", candidate)):
             try:
-                value = json.loads(attempt)
+                value = json.loads(attempt, strict=False)  # models put raw newlines inside strings
             except json.JSONDecodeError:
                 continue
             if isinstance(value, dict):
