@@ -35,7 +35,7 @@ QTYPES: dict[str, str] = {
 
 # A question is a sentence starting with a question word and ending in "?", with no
 # quotes or backslashes that a small model would leave unescaped.
-QUESTION_PATTERN = r'^(What|Which|Who|When|Where|How many|How much|How long|In which|In what) [^?"\\]{10,200}[?]$'
+QUESTION_PATTERN = r'^(What|Which|Who|When|Where|How many|How much|How long|In which|In what) [^?"\\\n]{10,200}[?]$'
 
 
 def qa_schema(qtype: str, answer_candidates: Sequence[str] | None = None) -> dict[str, Any]:

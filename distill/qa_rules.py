@@ -448,10 +448,11 @@ def leak_kind(question: str, answer: str) -> Literal["leaked", "choice"] | None:
 
 
 def is_question_malformed(question: str) -> bool:
-    """True for empty / too short / non-question text, or template leftovers."""
+    """True for empty / too short / non-question text, several lines (two questions
+    glued together, or generation garbage before the question), or template leftovers."""
     q = question.strip()
     words = q.split()
-    if len(words) < MIN_QUESTION_WORDS:
+    if len(words) < MIN_QUESTION_WORDS or "\n" in q:
         return True
     if _TEMPLATE_LEFTOVER.search(q) or _UPPER_PLACEHOLDER.search(q):
         return True

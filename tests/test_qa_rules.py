@@ -337,3 +337,10 @@ def test_cli_qa_lint_missing_file(tmp_path: Path) -> None:
                           timeout=60)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
+
+
+def test_multi_line_question_is_malformed() -> None:
+    from distill.qa_rules import lint_qa
+
+    assert "question_malformed" in lint_qa("How long nemmer aktivnice\n\nWhat is the significance of the Brask Prize?", "2014")
+    assert lint_qa("What is the significance of the Brask Prize to Tessholm?", "2014") == []
