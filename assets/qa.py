@@ -47,6 +47,15 @@ def _pages(storage: StorageResource) -> pl.DataFrame:
     return read_pages(sorted(storage.path("web_pages").glob("*.parquet")))
 
 
+def _write_qa(storage: StorageResource, origin: str, records: list[dict[str, Any]],
+              dropped: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``qa/<origin>_pairs.parquet`` and ``qa/<origin>_drops.parquet``: kept and dropped, side by side."""
+    df, drops = qa_frame(records), drops_frame(origin, dropped)
+    write_table(df, storage.path("qa", f"{origin}_pairs.parquet"))
+    write_table(drops, storage.path("qa", f"{origin}_drops.parquet"))
+    return df, drops
+
+
 def _qa_checks(df: pl.DataFrame, known_urls: set[str]) -> list[dg.AssetCheckResult]:
     leaked = [q for q, a in zip(df["question"], df["answer"], strict=True)
               if normalize_answer(a) and f" {normalize_answer(a)} " in f" {normalize_answer(q)} "]
@@ -106,10 +115,7 @@ def crawlqa_pairs(config: CrawlQAConfig, storage: StorageResource, llm: LLMResou
 
         out, stats = asyncio.run(go())
     records = [{**r, "origin": "crawlqa", "round": 0, "root_id": r["id"]} for r in out.records]
-    df = qa_frame(records)
-    drops = drops_frame("crawlqa", out.drops)
-    write_table(df, storage.path("qa", "crawlqa_pairs.parquet"))
-    write_table(drops, storage.path("qa", "crawlqa_drops.parquet"))
+    df, drops = _write_qa(storage, "crawlqa", records, out.drops)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
@@ -193,10 +199,7 @@ def e2hqa_pairs(config: E2HQAConfig, storage: StorageResource, llm: LLMResource)
         root = by_id[r["root_id"]]
         records.append({**r, "origin": "e2hqa", "type": root["type"], "hops": root["hops"] + r["round"],
                         "difficulty": ["easy", "medium", "hard"][min(r["round"], 2)], "chain_id": root["chain_id"]})
-    df = qa_frame(records)
-    drops = drops_frame("e2hqa", out.drops)
-    write_table(df, storage.path("qa", "e2hqa_pairs.parquet"))
-    write_table(drops, storage.path("qa", "e2hqa_drops.parquet"))
+    df, drops = _write_qa(storage, "e2hqa", records, out.drops)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,

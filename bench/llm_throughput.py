@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/llm_throughput.py [--contestants NAME,...] [--scenarios A,B,C] [--scale 1.0]
-                                             [--l0-concurrency 64] [--profile CONTESTANT]
+                                             [--repeats 1] [--l0-concurrency 64] [--profile CONTESTANT]
                                              [--client-loop asyncio|uvloop]
 
 A teacher endpoint answers in seconds, so a distillation run is paced by how many
@@ -61,6 +61,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import platform
@@ -88,7 +89,12 @@ import openai  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 
 from distill.llm.cache import request_key  # noqa: E402
-from distill.llm.client import ChatResult, LLMClient, _Fatal, _Retryable, _retry_after  # noqa: E402
+from crawl.retrying import parse_retry_after  # noqa: E402
+from distill.llm.client import ChatResult, LLMClient, _Fatal, _Retryable  # noqa: E402
+
+
+def _retry_after(exc: Any) -> float | None:
+    return parse_retry_after(exc.response.headers.get("retry-after") if exc.response is not None else None)
 from distill.llm.roles import RoleConfig  # noqa: E402
 
 # --------------------------------------------------------------------------- fake server
@@ -112,8 +118,10 @@ class FakeServer:
     def base_url(self, latency_s: float) -> str:
         return f"{self.root}/L{latency_s:g}/v1"
 
+    _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via $http_proxy
+
     def stats(self) -> dict[str, float]:
-        with urllib.request.urlopen(self.root + "/_stats", timeout=10) as resp:
+        with self._opener.open(self.root + "/_stats", timeout=10) as resp:
             return json.loads(resp.read())
 
     def close(self) -> None:
@@ -152,7 +160,67 @@ def _base_key(client: LLMClient, cfg: RoleConfig) -> tuple[str, str]:
     return base_url, cfg.api_key_env
 
 
-class HttpxKeepAliveLLMClient(LLMClient):
+class SdkLLMClient(LLMClient):
+    """The design LLMClient replaced: ``AsyncOpenAI.chat.completions.create`` on the SDK's
+    default httpx2 transport, one SDK client per endpoint. Kept here as the peer row."""
+
+    def _client_for(self, cfg: RoleConfig) -> openai.AsyncOpenAI:  # type: ignore[override]
+        key = _base_key(self, cfg)
+        if key not in self._clients:
+            self._clients[key] = openai.AsyncOpenAI(base_url=key[0], api_key=cfg.api_key(), max_retries=0,  # type: ignore[assignment]
+                                                    timeout=cfg.timeout_s)
+        return self._clients[key]  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.close()  # type: ignore[attr-defined]
+        self._clients.clear()
+
+    def _retry(self, code: str, exc: openai.APIStatusError) -> _Retryable | _Fatal:
+        """Retry after the server's Retry-After, unless it asks for longer than we wait."""
+        after = _retry_after(exc)
+        if after is not None and after > self.max_retry_after_s:
+            return _Fatal(code, f"{exc.status_code} with Retry-After {after:.0f}s (> {self.max_retry_after_s:g}s we wait)")
+        return _Retryable(code, f"{exc.status_code}: {exc}", after)
+
+    async def _once(self, client: openai.AsyncOpenAI,  # type: ignore[override]
+                    role: str, cfg: RoleConfig, payload: dict[str, Any],
+                    extra: dict[str, Any], result: ChatResult) -> None:
+        self.stats[role].requests += 1
+        async with self._sem:
+            try:
+                response = await client.chat.completions.create(**payload, extra_body=extra or None,
+                                                                timeout=cfg.timeout_s)
+            except openai.RateLimitError as exc:
+                raise self._retry("rate_limited", exc) from exc
+            except openai.InternalServerError as exc:
+                raise self._retry("server_error", exc) from exc
+            except openai.APITimeoutError as exc:
+                raise _Retryable("timeout", f"no answer within {cfg.timeout_s:g}s") from exc
+            except openai.APIConnectionError as exc:
+                raise _Retryable("connection_error", f"{type(exc.__cause__ or exc).__name__}: {exc}") from exc
+            except openai.APIStatusError as exc:
+                if exc.status_code in (408, 409, 425) or exc.status_code >= 500:
+                    raise self._retry("server_error", exc) from exc
+                raise _Fatal("bad_request", f"{exc.status_code}: {exc}") from exc
+            except (openai.APIResponseValidationError, ValueError, TypeError) as exc:
+                raise _Retryable("invalid_response", f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(response, (str, bytes)):  # a 200 that is not JSON (a proxy's HTML page)
+            raise _Retryable("invalid_response", f"non-JSON 200 response: {str(response)[:120]!r}")
+        choices = getattr(response, "choices", None) or []
+        if not choices or choices[0].message is None:
+            raise _Retryable("empty_choices", "the server answered with no choices")
+        message = choices[0].message
+        result.text = message.content or ""
+        extra_fields = getattr(message, "model_extra", None) or {}
+        result.reasoning = getattr(message, "reasoning_content", None) or extra_fields.get("reasoning_content") or ""
+        result.finish_reason = choices[0].finish_reason or ""
+        usage = getattr(response, "usage", None)
+        result.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+
+
+class HttpxKeepAliveLLMClient(SdkLLMClient):
     """Prototype: the shipped client, with the SDK's httpx2 pool keeping >= N idle
     connections alive. The SDK default (``DEFAULT_CONNECTION_LIMITS``: 1000 / 100 keep-
     alive) closes every connection that returns to the pool beyond the 100th, so at
@@ -173,7 +241,7 @@ class HttpxKeepAliveLLMClient(LLMClient):
         return self._clients[key]
 
 
-class SdkAiohttpLLMClient(LLMClient):
+class SdkAiohttpLLMClient(SdkLLMClient):
     """Prototype: the shipped client on the SDK's own aiohttp transport
     (``openai.DefaultAioHttpClient``: aiohttp ``TCPConnector(limit=1000)``). The SDK
     still builds an httpx2 request, headers and a pydantic response per call."""
@@ -214,7 +282,7 @@ class _PostShim:
         await self.sdk.close()
 
 
-class SdkPostLLMClient(LLMClient):
+class SdkPostLLMClient(SdkLLMClient):
     """Prototype: default httpx2 transport, ``post`` instead of ``create`` (see ``_PostShim``)."""
 
     def _client_for(self, cfg: RoleConfig) -> openai.AsyncOpenAI:
@@ -225,7 +293,7 @@ class SdkPostLLMClient(LLMClient):
         return self._clients[key]
 
 
-class SdkAiohttpPostLLMClient(LLMClient):
+class SdkAiohttpPostLLMClient(SdkLLMClient):
     """Prototype: both SDK-side changes -- aiohttp transport and ``post`` instead of
     ``create``. Still ``AsyncOpenAI``, still its errors, auth and typed objects."""
 
@@ -319,8 +387,8 @@ class DirectAiohttpLoopLLMClient(DirectAiohttpLLMClient):
 
     ``AsyncRetrying`` costs about 60 us per call even when the first attempt succeeds
     (a ``RetryCallState``, action-chain rebuilding, ``inspect``-based coroutine checks
-    on every iteration; and ``wait_exponential_jitter(initial=...)`` is deprecated in
-    tenacity 9.2 and warns on each construction). This loop keeps the semantics:
+    on every iteration; and ``wait_exponential_jitter(initial=...)``, built per call, is
+    deprecated in tenacity 9.2 and calls ``warnings.warn`` each time). This loop keeps the semantics:
     ``max_retries + 1`` attempts, only ``_Retryable`` is retried, the server's
     Retry-After wins, otherwise ``min(base * 2**(n-1) + U(0, base), max)``."""
 
@@ -413,6 +481,7 @@ class FloorClient:
 Factory = Callable[[str, int], Any]  # returns an object with LLMClient's chat() and aclose()
 CONTESTANTS: Mapping[str, Factory] = {
     "as-is": lambda url, n: LLMClient(_roles(url), cache=None, max_concurrency=n, max_retries=0),
+    "sdk-httpx": lambda url, n: SdkLLMClient(_roles(url), cache=None, max_concurrency=n, max_retries=0),
     "httpx-keepalive": lambda url, n: HttpxKeepAliveLLMClient(_roles(url), cache=None, max_concurrency=n,
                                                               max_retries=0),
     "sdk-aiohttp": lambda url, n: SdkAiohttpLLMClient(_roles(url), cache=None, max_concurrency=n, max_retries=0),
@@ -425,7 +494,9 @@ CONTESTANTS: Mapping[str, Factory] = {
                                                                      max_retries=0),
     "floor-aiohttp": FloorClient,
 }
-DEFAULT_CONTESTANTS = [n for n in CONTESTANTS if n not in ("httpx-keepalive", "sdk-post")]
+# LLMClient now ships the direct-aiohttp-loop design these prototypes led to; the
+# SDK-based rows stay as the peer it replaced (AsyncOpenAI's request path).
+DEFAULT_CONTESTANTS = ["as-is", "sdk-httpx", "sdk-aiohttp-post", "floor-aiohttp"]
 
 # --------------------------------------------------------------------------- scenarios
 
@@ -500,8 +571,9 @@ async def run_one(server: FakeServer, name: str, sc: Scenario,
                   profiler: cProfile.Profile | None = None) -> Row:
     """One timed run on a fresh client: the window covers issuing all M calls to the
     last result; client construction (lazy, in the first call) is inside it, closing
-    is not."""
+    is not. The collector stays on (a real worker has it on), but starts clean."""
     client = CONTESTANTS[name](server.base_url(sc.latency_s), sc.concurrency)
+    gc.collect()  # the previous run's garbage must not be collected on this run's clock
     s0 = server.stats()
     busy0, c0, t0 = _busy_cores_s(), time.process_time(), time.perf_counter()
     if profiler is not None:
@@ -533,6 +605,12 @@ async def warm_up(server: FakeServer, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- output
+
+
+def _median(rows: list[Row]) -> Row:
+    """The repeat with the median wall time (the lower middle one for an even count):
+    a real run, so its columns stay consistent with each other."""
+    return sorted(rows, key=lambda r: r.wall_s)[(len(rows) - 1) // 2]
 
 
 def _f(x: float | None, fmt: str) -> str:
@@ -571,7 +649,7 @@ def print_table(rows: list[Row]) -> None:
             else:
                 cells.append(f"{key} {r.cpu_ms:.2f} ms {r.verdict()}")
         verdicts = {r.verdict() for r in got.values()}
-        overall = "PASS all" if verdicts == {"PASS"} else ("FAIL" if "FAIL" in verdicts else "MISS")
+        overall = "PASS (every scenario run)" if verdicts == {"PASS"} else ("FAIL" if "FAIL" in verdicts else "MISS")
         print(f"  {name:<20} {' | '.join(cells)}  => {overall}")
 
 
@@ -622,13 +700,18 @@ async def amain(args: argparse.Namespace) -> int:
     try:
         for n in names:
             await warm_up(server, n)
-        rows: list[Row] = []
-        for sc in chosen:
-            for n in names:
-                row = await run_one(server, n, sc)
-                rows.append(row)
-                print(f"  .. {sc.key} {n}: {row.rps:.1f} req/s, {row.cpu_ms:.2f} ms cpu/req, "
-                      f"{row.wall_s:.2f} s", file=sys.stderr, flush=True)
+        runs: dict[tuple[str, str], list[Row]] = defaultdict(list)
+        for rep in range(args.repeats):
+            for sc in chosen:
+                for n in names:
+                    row = await run_one(server, n, sc)
+                    runs[sc.key, n].append(row)
+                    print(f"  .. [{rep + 1}/{args.repeats}] {sc.key} {n}: {row.rps:.1f} req/s, "
+                          f"{row.cpu_ms:.2f} ms cpu/req, {row.wall_s:.2f} s, other {row.other_cores:.2f}",
+                          file=sys.stderr, flush=True)
+        rows = [_median(runs[sc.key, n]) for sc in chosen for n in names]
+        if args.repeats > 1:
+            print(f"(median of {args.repeats} interleaved repeats by wall time; all repeats on stderr)")
         print_table(rows)
         load = os.getloadavg()
         print(f"\nload avg at end {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}")
@@ -651,6 +734,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated, from: {', '.join(CONTESTANTS)}")
     ap.add_argument("--scenarios", default="A,B,C")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every M (keep the waves: 1.0 = 4N, 20N, 2000)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="timed repeats per (scenario, contestant), interleaved; the table shows the median")
     ap.add_argument("--l0-concurrency", type=int, default=64, help="N for scenario C (L = 0)")
     ap.add_argument("--profile", default="", help="after the table, profile this contestant on scenario C")
     ap.add_argument("--client-loop", choices=("asyncio", "uvloop"), default="asyncio",
