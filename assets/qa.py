@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.crawl import search_index, web_pages
-from assets.metadata import counter_md, counts_md, preview_md
+from assets.metadata import counter_md, counts_md, md_table, preview_md
 from assets.resources import LLMResource, StorageResource
 from crawl.corpus import read_pages
 from crawl.search_index import SearchIndex
@@ -30,8 +30,6 @@ def _llm_metadata(stats: dict[str, dict[str, Any]], elapsed: float) -> dict[str,
     hits = sum(s["cache_hits"] for s in stats.values())
     rows = [{"role": r, **{k: v for k, v in s.items() if k != "failures"},
              "failures": ", ".join(f"{k}={v}" for k, v in s["failures"].items()) or "-"} for r, s in stats.items()]
-    from assets.metadata import md_table
-
     return {
         "llm_calls": calls,
         "llm_requests": sum(s["requests"] for s in stats.values()),

@@ -36,11 +36,8 @@ push the run past two minutes.
 * ``sdk-post``            -- default transport, ``AsyncOpenAI.post`` instead of
   ``chat.completions.create`` (skips the SDK's TypedDict transform of the params);
 * ``sdk-aiohttp-post``    -- both: the cheapest way found that keeps ``AsyncOpenAI``;
-* ``direct-aiohttp``      -- ``LLMClient._once`` as one aiohttp POST plus
-  ``ChatCompletion.model_validate_json``: the same error codes and a typed
-  ``ChatCompletion``, without the SDK's request pipeline;
-* ``direct-aiohttp-loop`` -- ``direct-aiohttp`` with a plain retry loop instead of
-  tenacity's ``AsyncRetrying`` (about 60 us per call);
+* (history) ``direct-aiohttp`` / ``direct-aiohttp-loop``: the prototypes that became the
+  shipped ``LLMClient``; removed from this file once adopted (figures in bench/README.md).
 * ``floor-aiohttp``       -- not a candidate: a bare aiohttp session (semaphore, POST,
   ``json.loads``). The gap between any row and this one is what our code adds.
 
@@ -66,7 +63,6 @@ import json
 import os
 import platform
 import pstats
-import random
 import subprocess
 import sys
 import time
@@ -88,14 +84,13 @@ import httpx2  # noqa: E402
 import openai  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 
-from distill.llm.cache import request_key  # noqa: E402
 from crawl.retrying import parse_retry_after  # noqa: E402
 from distill.llm.client import ChatResult, LLMClient, _Fatal, _Retryable  # noqa: E402
+from distill.llm.roles import RoleConfig  # noqa: E402
 
 
 def _retry_after(exc: Any) -> float | None:
     return parse_retry_after(exc.response.headers.get("retry-after") if exc.response is not None else None)
-from distill.llm.roles import RoleConfig  # noqa: E402
 
 # --------------------------------------------------------------------------- fake server
 
@@ -306,150 +301,6 @@ class SdkAiohttpPostLLMClient(SdkLLMClient):
         return self._clients[key]
 
 
-@dataclass
-class _Endpoint:
-    """What ``DirectAiohttpLLMClient._client_for`` hands to ``_once``: one aiohttp
-    session per (base_url, key env), reused for every call, like ``AsyncOpenAI``."""
-
-    session: aiohttp.ClientSession
-    url: str
-    headers: dict[str, str]
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
-class DirectAiohttpLLMClient(LLMClient):
-    """Prototype: ``_once`` as one aiohttp POST + ``ChatCompletion.model_validate_json``.
-
-    Keeps the contract of the shipped client: the same semaphore, the same retry loop
-    (tenacity, in ``chat``), the same error codes (429 -> rate_limited honouring
-    Retry-After, 408/409/425/5xx -> server_error, other 4xx -> bad_request, timeout,
-    connection_error, invalid_response, empty_choices) and a typed ``ChatCompletion``.
-    What it drops is the SDK's per-call pipeline: ``FinalRequestOptions``, header
-    merging, httpx2 ``Request``/``Response`` objects, the httpcore2 pool walk,
-    ``_process_response`` and the retry/idempotency bookkeeping we disable anyway.
-    The connector has no connection limit of its own (``limit=0``): the semaphore is
-    the one bound, so there is no second, smaller pool limit to trip over."""
-
-    def _client_for(self, cfg: RoleConfig) -> _Endpoint:  # type: ignore[override]
-        key = _base_key(self, cfg)
-        if key not in self._clients:
-            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
-            session = aiohttp.ClientSession(connector=connector, raise_for_status=False, auto_decompress=True)
-            self._clients[key] = _Endpoint(session, key[0].rstrip("/") + "/chat/completions",  # type: ignore[assignment]
-                                           {"Authorization": f"Bearer {cfg.api_key()}",
-                                            "Content-Type": "application/json", "Accept": "application/json"})
-        return self._clients[key]  # type: ignore[return-value]
-
-    async def _once(self, client: _Endpoint, role: str, cfg: RoleConfig,  # type: ignore[override]
-                    payload: dict[str, Any], extra: dict[str, Any], result: Any) -> None:
-        self.stats[role].requests += 1
-        body = json.dumps({**payload, **extra} if extra else payload, ensure_ascii=False).encode()
-        async with self._sem:
-            try:
-                async with client.session.post(client.url, data=body, headers=client.headers,
-                                               timeout=aiohttp.ClientTimeout(total=cfg.timeout_s)) as resp:
-                    raw = await resp.read()
-                    status, headers = resp.status, resp.headers
-            except TimeoutError as exc:
-                raise _Retryable("timeout", f"no answer within {cfg.timeout_s:g}s") from exc
-            except aiohttp.ClientError as exc:
-                raise _Retryable("connection_error", f"{type(exc).__name__}: {exc}") from exc
-        if status >= 400:
-            detail = f"{status}: {raw[:200].decode('utf-8', 'replace')}"
-            if status == 429 or status in (408, 409, 425) or status >= 500:
-                code = "rate_limited" if status == 429 else "server_error"
-                after = _retry_after(types.SimpleNamespace(response=types.SimpleNamespace(headers=headers)))  # type: ignore[arg-type]
-                if after is not None and after > self.max_retry_after_s:
-                    raise _Fatal(code, f"{status} with Retry-After {after:.0f}s (> {self.max_retry_after_s:g}s we wait)")
-                raise _Retryable(code, detail, after)
-            raise _Fatal("bad_request", detail)
-        try:
-            response = ChatCompletion.model_validate_json(raw)
-        except ValueError as exc:  # pydantic.ValidationError is a ValueError
-            raise _Retryable("invalid_response", f"non-JSON or off-schema 200 response: {raw[:120]!r}") from exc
-        choices = response.choices or []
-        if not choices or choices[0].message is None:
-            raise _Retryable("empty_choices", "the server answered with no choices")
-        message = choices[0].message
-        result.text = message.content or ""
-        extra_fields = getattr(message, "model_extra", None) or {}
-        result.reasoning = getattr(message, "reasoning_content", None) or extra_fields.get("reasoning_content") or ""
-        result.finish_reason = choices[0].finish_reason or ""
-        usage = response.usage
-        result.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-
-
-class DirectAiohttpLoopLLMClient(DirectAiohttpLLMClient):
-    """Prototype: ``direct-aiohttp`` plus a plain retry loop instead of tenacity.
-
-    ``AsyncRetrying`` costs about 60 us per call even when the first attempt succeeds
-    (a ``RetryCallState``, action-chain rebuilding, ``inspect``-based coroutine checks
-    on every iteration; and ``wait_exponential_jitter(initial=...)``, built per call, is
-    deprecated in tenacity 9.2 and calls ``warnings.warn`` each time). This loop keeps the semantics:
-    ``max_retries + 1`` attempts, only ``_Retryable`` is retried, the server's
-    Retry-After wins, otherwise ``min(base * 2**(n-1) + U(0, base), max)``."""
-
-    async def chat(self, role: str, messages: Any, *, seed: int = 0, sample_index: int = 0,
-                   temperature: float | None = None, max_tokens: int | None = None,
-                   json_schema: dict[str, Any] | None = None, stop: Any = None) -> ChatResult:
-        cfg = self.role(role)
-        payload = self._payload(cfg, messages, seed=seed, temperature=temperature, max_tokens=max_tokens,
-                                json_schema=json_schema, stop=stop)
-        extra = dict(cfg.extra_body)
-        key = request_key({**payload, "extra_body": extra, "sample_index": sample_index})
-        stats = self.stats[role]
-        stats.calls += 1
-        result = ChatResult(role=role, model=cfg.model, key=key)
-        if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                stats.cache_hits += 1
-                stats.saved_usd += cfg.cost(hit.get("prompt_tokens", 0), hit.get("completion_tokens", 0))
-                for name in ("text", "reasoning", "finish_reason", "prompt_tokens", "completion_tokens"):
-                    setattr(result, name, hit.get(name, getattr(result, name)))
-                result.cached = True
-                return result
-        try:
-            client = self._client_for(cfg)
-        except (_Fatal, RuntimeError) as exc:
-            code = getattr(exc, "code", "missing_credential")
-            stats.failures[code] += 1
-            result.error, result.detail = code, str(exc)
-            return result
-        attempt = 0
-        while True:
-            attempt += 1
-            result.attempts = attempt
-            try:
-                await self._once(client, role, cfg, payload, extra, result)
-                break
-            except _Retryable as exc:
-                if attempt > self.max_retries:
-                    stats.failures[exc.code] += 1
-                    result.error, result.detail = exc.code, exc.detail
-                    return result
-                delay = exc.retry_after if exc.retry_after is not None else min(
-                    self.backoff_base_s * 2 ** (attempt - 1) + random.uniform(0, self.backoff_base_s),
-                    self.backoff_max_s)
-                await asyncio.sleep(delay)
-            except _Fatal as exc:
-                stats.failures[exc.code] += 1
-                result.error, result.detail = exc.code, exc.detail
-                return result
-        stats.prompt_tokens += result.prompt_tokens
-        stats.completion_tokens += result.completion_tokens
-        stats.cost_usd += cfg.cost(result.prompt_tokens, result.completion_tokens)
-        if self.cache is not None:
-            self.cache.put(key, role, cfg.model, {
-                "text": result.text, "reasoning": result.reasoning, "finish_reason": result.finish_reason,
-                "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-            })
-        return result
-
-
 class FloorClient:
     """Reference, not a candidate: what one aiohttp session costs with nothing around it
     (semaphore, ``json.dumps``, POST, ``json.loads``). No retries, no typed objects, no
@@ -488,10 +339,6 @@ CONTESTANTS: Mapping[str, Factory] = {
     "sdk-post": lambda url, n: SdkPostLLMClient(_roles(url), cache=None, max_concurrency=n, max_retries=0),
     "sdk-aiohttp-post": lambda url, n: SdkAiohttpPostLLMClient(_roles(url), cache=None, max_concurrency=n,
                                                                max_retries=0),
-    "direct-aiohttp": lambda url, n: DirectAiohttpLLMClient(_roles(url), cache=None, max_concurrency=n,
-                                                            max_retries=0),
-    "direct-aiohttp-loop": lambda url, n: DirectAiohttpLoopLLMClient(_roles(url), cache=None, max_concurrency=n,
-                                                                     max_retries=0),
     "floor-aiohttp": FloorClient,
 }
 # LLMClient now ships the direct-aiohttp-loop design these prototypes led to; the
