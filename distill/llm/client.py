@@ -158,8 +158,12 @@ class LLMClient:
             self._clients[key] = _Endpoint(session, base_url.rstrip("/") + "/chat/completions", headers)
         return self._clients[key]
 
+    def _mode(self, cfg: RoleConfig) -> str:
+        return cfg.structured or self.structured or ("llamacpp" if cfg.base_url is None else "openai")
+
     def _payload(self, cfg: RoleConfig, messages: Sequence[Message], *, seed: int, temperature: float | None,
-                 max_tokens: int | None, json_schema: dict[str, Any] | None, stop: Sequence[str] | None) -> dict[str, Any]:
+                 max_tokens: int | None, json_schema: dict[str, Any] | None, stop: Sequence[str] | None,
+                 grammar: str | None = None) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": cfg.model,
             "messages": [dict(m) for m in messages],
@@ -170,9 +174,11 @@ class LLMClient:
         }
         if stop:
             payload["stop"] = list(stop)
+        if grammar is not None and self._mode(cfg) == "llamacpp":
+            # GBNF is a llama.cpp feature; other servers get the unconstrained request.
+            payload["grammar"] = grammar
         if json_schema is not None:
-            mode = cfg.structured or self.structured or ("llamacpp" if cfg.base_url is None else "openai")
-            if mode == "openai":
+            if self._mode(cfg) == "openai":
                 payload["response_format"] = {"type": "json_schema",
                                               "json_schema": {"name": "output", "schema": json_schema, "strict": True}}
             else:
@@ -190,11 +196,12 @@ class LLMClient:
         max_tokens: int | None = None,
         json_schema: dict[str, Any] | None = None,
         stop: Sequence[str] | None = None,
+        grammar: str | None = None,
     ) -> ChatResult:
         """One chat completion; cached by the canonical request. Never raises."""
         cfg = self.role(role)
         payload = self._payload(cfg, messages, seed=seed, temperature=temperature, max_tokens=max_tokens,
-                                json_schema=json_schema, stop=stop)
+                                json_schema=json_schema, stop=stop, grammar=grammar)
         extra = dict(cfg.extra_body)
         key = request_key({**payload, "extra_body": extra, "sample_index": sample_index})
         stats = self.stats[role]

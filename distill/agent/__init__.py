@@ -1,0 +1,1 @@
+"""The agent environment and rollouts: tools, the ReAct loop, trajectory styles, formats."""
