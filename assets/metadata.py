@@ -42,3 +42,20 @@ def counter_md(counts: Mapping[str, int] | Iterable[tuple[str, int]], key: str =
 
 def preview_md(df: pl.DataFrame, columns: Sequence[str], n: int = 10, width: int = 80) -> dg.MetadataValue:
     return dg.MetadataValue.md(md_table(df.head(n).select(columns).to_dicts(), columns, width))
+
+
+def llm_metadata(stats: dict[str, dict[str, Any]], elapsed: float) -> dict[str, Any]:
+    """LLM calls, cache hits, tokens and cost of one step, overall and per role."""
+    calls = sum(s["calls"] for s in stats.values())
+    hits = sum(s["cache_hits"] for s in stats.values())
+    rows = [{"role": r, **{k: v for k, v in s.items() if k != "failures"},
+             "failures": ", ".join(f"{k}={v}" for k, v in s["failures"].items()) or "-"} for r, s in stats.items()]
+    return {
+        "llm_calls": calls,
+        "llm_requests": sum(s["requests"] for s in stats.values()),
+        "llm_cache_hit_rate": round(hits / calls, 4) if calls else 0.0,
+        "llm_tokens": sum(s["prompt_tokens"] + s["completion_tokens"] for s in stats.values()),
+        "llm_cost_usd": round(sum(s["cost_usd"] for s in stats.values()), 6),
+        "llm_by_role": dg.MetadataValue.md(md_table(rows)),
+        "seconds": round(elapsed, 1),
+    }

@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.crawl import search_index, web_pages
-from assets.metadata import counter_md, counts_md, md_table, preview_md
+from assets.metadata import counter_md, counts_md, llm_metadata, preview_md
 from assets.resources import LLMResource, StorageResource
 from crawl.corpus import read_pages
 from crawl.search_index import SearchIndex
@@ -23,22 +23,6 @@ from distill.records import drops_frame, qa_frame, write_table
 
 GROUP = "qa"
 OWNERS = ["team:seekforge-data"]
-
-
-def _llm_metadata(stats: dict[str, dict[str, Any]], elapsed: float) -> dict[str, Any]:
-    calls = sum(s["calls"] for s in stats.values())
-    hits = sum(s["cache_hits"] for s in stats.values())
-    rows = [{"role": r, **{k: v for k, v in s.items() if k != "failures"},
-             "failures": ", ".join(f"{k}={v}" for k, v in s["failures"].items()) or "-"} for r, s in stats.items()]
-    return {
-        "llm_calls": calls,
-        "llm_requests": sum(s["requests"] for s in stats.values()),
-        "llm_cache_hit_rate": round(hits / calls, 4) if calls else 0.0,
-        "llm_tokens": sum(s["prompt_tokens"] + s["completion_tokens"] for s in stats.values()),
-        "llm_cost_usd": round(sum(s["cost_usd"] for s in stats.values()), 6),
-        "llm_by_role": dg.MetadataValue.md(md_table(rows)),
-        "seconds": round(elapsed, 1),
-    }
 
 
 def _pages(storage: StorageResource) -> pl.DataFrame:
@@ -126,7 +110,7 @@ def crawlqa_pairs(config: CrawlQAConfig, storage: StorageResource, llm: LLMResou
             "by_hops": counts_md(df, ["hops", "difficulty"], "pairs"),
             "drop_reasons": counts_md(drops, ["stage", "reason"], "drops"),
             "preview": preview_md(df, ["type", "hops", "question", "answer"], width=100),
-            **_llm_metadata(stats, time.monotonic() - started),
+            **llm_metadata(stats, time.monotonic() - started),
         },
         check_results=_qa_checks(df, known),
     )
@@ -208,7 +192,7 @@ def e2hqa_pairs(config: E2HQAConfig, storage: StorageResource, llm: LLMResource)
             "by_round": counts_md(df, "round", "pairs"),
             "drop_reasons": counts_md(drops, ["stage", "reason"], "drops"),
             "preview": preview_md(df, ["round", "entity_replaced", "question", "answer"], width=100),
-            **_llm_metadata(stats, time.monotonic() - started),
+            **llm_metadata(stats, time.monotonic() - started),
         },
         check_results=_qa_checks(df, set(docs) | set(index.docs["url"].to_list())),
     )

@@ -7,10 +7,10 @@ objects of the domain packages. Which instances a deployment gets is decided in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -135,3 +135,58 @@ class LLMResource(dg.ConfigurableResource):
             if server is not None:
                 server.stop()
             cache.close()
+
+
+class ToolBox:
+    """The tools of one step and their cache counters (read after the rollouts)."""
+
+    def __init__(self, tools: dict[str, Any], cache: Any) -> None:
+        self.tools = tools
+        self.cache = cache
+
+    def stats(self) -> dict[str, int]:
+        return {"tool_cache_hits": self.cache.hits, "tool_cache_misses": self.cache.misses}
+
+
+class AgentToolsResource(dg.ConfigurableResource):
+    """The agent's environment: which search engine, how pages are read for ``visit``.
+
+    ``search_backend='local'`` searches the crawled corpus (the ``search_index`` asset):
+    offline and reproducible. ``searxng`` / ``serper`` query a live engine (the key comes
+    from the variable named in ``search_api_key_env``). ``visit`` fetches through the
+    crawler in the crawler resource's mode (replay of the snapshot, WARC, or live web)."""
+
+    search_backend: str = Field(default="local", description="local | searxng | serper")
+    search_base_url: str = Field(default="", description="Engine URL for searxng / serper.")
+    search_api_key_env: str = Field(default="SERPER_API_KEY", description="Variable holding the serper key.")
+    search_k: int = Field(default=10, description="Results per query.")
+    max_queries_per_call: int = 5
+    max_page_chars: int = Field(default=12_000, description="Page text given to the summarizer (beginning kept).")
+    max_urls_per_visit: int = 3
+    summarizer_max_tokens: int = 512
+
+    @asynccontextmanager
+    async def tools(self, storage: StorageResource, crawler: CrawlerResource, client: Any,
+                    cache: "RequestCache") -> AsyncIterator[ToolBox]:
+        from distill.agent.search import SearchTool, build_search_backend
+        from distill.agent.tools import ToolCache
+        from distill.agent.visit import PageReader, VisitTool
+
+        tool_cache = ToolCache(cache)
+        if self.search_backend == "local":
+            backend = build_search_backend("local", index_dir=storage.path("search_index", "bm25"))
+        elif self.search_backend == "serper":
+            backend = build_search_backend("serper", api_key_env=self.search_api_key_env,
+                                           **({"base_url": self.search_base_url} if self.search_base_url else {}))
+        else:
+            backend = build_search_backend(self.search_backend, base_url=self.search_base_url)
+        try:
+            async with PageReader(crawler.source_settings(), crawler.fetch_settings()) as reader:
+                tools = {
+                    "search": SearchTool(backend, tool_cache, k=self.search_k, max_queries=self.max_queries_per_call),
+                    "visit": VisitTool(reader, client, tool_cache, max_page_chars=self.max_page_chars,
+                                       max_urls=self.max_urls_per_visit, max_tokens=self.summarizer_max_tokens),
+                }
+                yield ToolBox(tools, tool_cache)
+        finally:
+            await backend.aclose()

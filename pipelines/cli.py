@@ -230,5 +230,38 @@ def _qa_lint_line(raw: bytes, lint_qa, known: set[str] | None, max_answer_words:
     return record_id, reasons
 
 
+@main.command()
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.argument("dst", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--from", "src_fmt", type=click.Choice(["webdancer", "seekforge", "parquet"]), default="webdancer",
+              show_default=True, help="Format of SRC (parquet: a trajectories table written by the pipeline).")
+@click.option("--to", "dst_fmt", type=click.Choice(["webdancer", "seekforge", "openai", "parquet"]), default="seekforge",
+              show_default=True, help="openai: one {messages, tools} object per line with OpenAI tool calls.")
+@click.option("--style", type=click.Choice(["short", "long", "atomic"]), default=None,
+              help="Style to record for imported WebDancer trajectories (default: the record's tag, else short).")
+def convert(src: Path, dst: Path, src_fmt: str, dst_fmt: str, style: str | None) -> None:
+    """Convert agent trajectories between formats (WebDancer text tags, seekforge records,
+    OpenAI tool calls, Parquet), e.g. to bring existing WebDancer data into the filters."""
+    import polars as pl
+
+    from distill.agent.formats import FormatError, read_jsonl, to_openai, write_jsonl
+    from distill.agent.trajectory import read_trajectories, trajectories_frame
+
+    try:
+        trajs = (read_trajectories(pl.read_parquet(src)) if src_fmt == "parquet"
+                 else read_jsonl(src, fmt=src_fmt, style=style))
+    except FormatError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dst_fmt == "parquet":
+        trajectories_frame(trajs).write_parquet(dst)
+    elif dst_fmt == "openai":
+        with dst.open("w", encoding="utf-8") as fh:
+            for t in trajs:
+                fh.write(json.dumps(to_openai(t), ensure_ascii=False) + "\n")
+    else:
+        write_jsonl(trajs, dst, fmt=dst_fmt)
+    click.echo(json.dumps({"read": len(trajs), "written": len(trajs), "to": dst_fmt, "path": str(dst)}))
+
+
 if __name__ == "__main__":
     main()

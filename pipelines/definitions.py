@@ -6,12 +6,13 @@ import dagster as dg
 
 from assets.crawl import crawl_seeds, search_index, web_pages
 from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
-from pipelines.jobs import crawl_job, nightly_refresh, qa_job, refresh_job
+from assets.trajectories import atomic_prompts, trajectories
+from pipelines.jobs import agent_job, crawl_job, nightly_refresh, qa_job, refresh_job
 from pipelines.resources import resources_for
 
 defs = dg.Definitions(
-    assets=[crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool],
-    jobs=[crawl_job, qa_job, refresh_job],
+    assets=[crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool, atomic_prompts, *trajectories],
+    jobs=[crawl_job, qa_job, agent_job, refresh_job],
     schedules=[nightly_refresh],
     resources=resources_for(),
 )

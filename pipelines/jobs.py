@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.crawl import SOURCES, crawl_seeds, search_index, web_pages
 from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
+from assets.trajectories import atomic_prompts, trajectories
 
 # Run every source partition in one run (web_pages has a single-run backfill policy),
 # so `dagster job execute` and the schedule crawl all three sources, then index.
@@ -27,13 +28,20 @@ qa_job = dg.define_asset_job(
     description="Synthesize QA from the current corpus (CRAWLQA, E2HQA) into qa_pool.",
 )
 
-# The main job: crawl -> index -> QA. It grows with later stages (trajectories, datasets).
+agent_job = dg.define_asset_job(
+    "agent_job",
+    selection=dg.AssetSelection.assets(atomic_prompts, *trajectories),
+    description="Expand the atomic-thought prompts and roll out the agent in all three styles over qa_pool.",
+)
+
+# The main job: crawl -> index -> QA -> trajectories. It grows with later stages (trajectories, datasets).
 refresh_job = dg.define_asset_job(
     "refresh_job",
-    selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool),
+    selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool,
+                                       atomic_prompts, *trajectories),
     tags=ALL_SOURCES_TAGS,
-    description="Crawl all sources, rebuild the search index, synthesize QA into qa_pool. Cached LLM answers "
-                "make unchanged work free.",
+    description="Crawl all sources, rebuild the search index, synthesize QA into qa_pool, roll out the agent "
+                "(short, long, atomic). Cached LLM answers and tool results make unchanged work free.",
 )
 
 nightly_refresh = dg.ScheduleDefinition(

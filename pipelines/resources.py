@@ -11,7 +11,7 @@ import os
 
 import dagster as dg
 
-from assets.resources import CrawlerResource, LLMResource, StorageResource
+from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, StorageResource
 
 PROFILES = ("embedded", "production")
 
@@ -32,4 +32,4 @@ def resources_for(profile: str | None = None) -> dict[str, object]:
     else:
         crawler = CrawlerResource(mode="http", per_host_concurrency=2, per_host_delay_s=1.0, total_concurrency=32)
     llm = LLMResource(max_concurrency=2 if profile == "embedded" else 32)
-    return {"storage": _storage(), "crawler": crawler, "llm": llm}
+    return {"storage": _storage(), "crawler": crawler, "llm": llm, "agent_tools": AgentToolsResource()}

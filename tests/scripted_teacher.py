@@ -45,7 +45,60 @@ def scripted_teacher(request: RecordedRequest, *, faulty: bool = True):  # type:
                                  "reasoning": "found in the last document"}))
     if "description that identifies it" in system:
         return reply('{"description": "the place discussed in a recent encyclopedia entry"}')
+    if "<tools>" in system:
+        return scripted_agent(request)
+    if "organizes its private reasoning" in user:  # atomic-thought prompt expansion
+        return reply(json.dumps({"units": [{"tag": t, "description": f"The agent does {t.lower()} here."}
+                                           for t in _unit_combo(seed)]}))
+    if "<<<UNTRUSTED_PAGE_CONTENT>>>" in user:  # visit summarizer
+        page = user.split("<<<UNTRUSTED_PAGE_CONTENT>>>", 1)[1].split("<<<END_UNTRUSTED_PAGE_CONTENT>>>", 1)[0]
+        sentence = re.split(r"(?<=[.!?])\s", " ".join(page.split()), maxsplit=1)[0][:300]
+        return reply(json.dumps({"evidence": sentence, "summary": f"The page says: {sentence}"}))
     return status(400)
+
+
+_UNIT_POOL = ("PLAN", "VERIFICATION", "REFLECTION", "SOURCE_CHECK", "HYPOTHESIS", "TIMELINE", "RISK_ANALYSIS",
+              "DECOMPOSITION", "CROSS_CHECK", "SYNTHESIS")
+
+
+def _unit_combo(seed: int) -> list[str]:
+    """A set of 2-4 tags that differs between most seeds, so expansions are mostly distinct."""
+    n = 2 + seed % 3
+    start = (seed // 3) % len(_UNIT_POOL)
+    return [_UNIT_POOL[(start + i * (1 + seed % 4)) % len(_UNIT_POOL)] for i in range(n)]
+
+
+_LINK = re.compile(r"\]\((https?://[^\s)]+)\)")
+_UNIT_TAG = re.compile(r"^- <([A-Z][A-Z0-9_]*)>:", re.MULTILINE)
+
+
+def scripted_agent(request: RecordedRequest) -> Reply:
+    """A competent ReAct agent: search the question, read the first result, answer from
+    the evidence. Atomic prompts get their listed units (one nested); a model named
+    ``*reasoner*`` answers through the reasoning channel, as reasoning servers do."""
+    messages = request.messages
+    question = str(messages[1].get("content", "")) if len(messages) > 1 else ""
+    observations = [str(m.get("content", "")) for m in messages if str(m.get("content", "")).startswith("<tool_response>")]
+    units = _UNIT_TAG.findall(_system(request))
+    if not observations:
+        thought, action = "I should search for the key entity of the question.", _call("search", query=[question[:80]])
+    elif len(observations) == 1 and _LINK.search(observations[-1]):
+        url = _LINK.search(observations[-1]).group(1)
+        thought, action = "The first result looks relevant; I will read it.", _call("visit", url=[url], goal=question[:80])
+    else:
+        evidence = observations[-1].split("Evidence in page: \n", 1)[-1]
+        words = re.findall(r"[A-Z][\w-]+", evidence)
+        thought, action = "The evidence names the entity.", f"<answer>{words[0] if words else 'unknown'}</answer>"
+    if len(units) >= 3:
+        thought = (f"<{units[0]}>{thought}</{units[0]}>\n<{units[1]}>Check it."
+                   f"<{units[2]}>Against the page.</{units[2]}></{units[1]}>")
+    if "reasoner" in str((request.json or {}).get("model", "")):
+        return reply(action, reasoning_content=thought)
+    return reply(f"<think>\n{thought}\n</think>\n{action}")
+
+
+def _call(name: str, **arguments: object) -> str:
+    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
 
 
 def reliable_teacher(request: RecordedRequest) -> Reply:

@@ -52,3 +52,28 @@ def test_replay_refuses_public_bind_with_clear_error() -> None:
     proc = run("replay", str(ARCHIVE_PATH), "--host", "0.0.0.0")
     assert proc.returncode != 0
     assert "loopback" in proc.stderr
+
+
+def test_convert_webdancer_through_parquet_is_byte_identical(tmp_path: Path) -> None:
+    from tests.webdata import SHARED
+
+    sample = SHARED / "webdancer" / "sample_traj_20.jsonl"
+    if not sample.exists():
+        import pytest
+
+        pytest.skip(f"{sample} not found (../shared is not beside the repo)")
+    table, back, openai = tmp_path / "t.parquet", tmp_path / "back.jsonl", tmp_path / "openai.jsonl"
+    assert json.loads(run("convert", str(sample), str(table), "--to", "parquet").stdout)["written"] == 20
+    run("convert", str(table), str(back), "--from", "parquet", "--to", "webdancer")
+    assert back.read_bytes() == sample.read_bytes()
+    run("convert", str(sample), str(openai), "--to", "openai")
+    first = json.loads(openai.read_text(encoding="utf-8").splitlines()[0])
+    call = next(m for m in first["messages"] if m.get("tool_calls"))
+    assert json.loads(call["tool_calls"][0]["function"]["arguments"])["query"]
+
+
+def test_convert_names_the_bad_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n', encoding="utf-8")
+    proc = run("convert", str(bad), str(tmp_path / "o.jsonl"))
+    assert proc.returncode != 0 and "line 1" in proc.stderr

@@ -128,6 +128,7 @@ def test_refresh_job_through_qa_pool_and_free_rerun(fake_llm, tmp_path: Path) ->
     for role in ROLES:
         env[f"SEEKFORGE_{role.upper()}_BASE_URL"] = fake_llm.base_url
         env[f"SEEKFORGE_{role.upper()}_STRUCTURED"] = "llamacpp"
+    env["SEEKFORGE_REASONER_MODEL"] = "scripted-reasoner"  # the scripted agent answers via reasoning_content
     (tmp_path / "home").mkdir()
     dagster = str(Path(sys.executable).parent / "dagster")
 
@@ -144,11 +145,39 @@ def test_refresh_job_through_qa_pool_and_free_rerun(fake_llm, tmp_path: Path) ->
     crawlqa = pl.read_parquet(qa / "crawlqa_pairs.parquet")
     drops = pl.read_parquet(qa / "crawlqa_drops.parquet")
     assert crawlqa.height + drops.height == 16 * 3  # demo.yaml: 16 chains x 3 samples, all accounted for
+    _check_trajectories(tmp_path / "data")
     requests = fake_llm.count()
     assert requests > 0
     run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
     assert fake_llm.count() == requests, "re-materializing QA with unchanged inputs must not call the LLM"
     assert pl.read_parquet(qa / "qa_pool.parquet").equals(pool)
+    assert pl.read_parquet(tmp_path / "data" / "trajectories" / "atomic.parquet").height > 0
+
+
+def _check_trajectories(data: Path) -> None:
+    """The agent stage of the same run: all three styles, real tools over the mini-web."""
+    from distill.agent.trajectory import read_trajectories
+
+    prompts = pl.read_parquet(data / "agent" / "atomic_prompts.parquet")
+    assert prompts.height >= 20 and prompts["id"].is_unique().all()
+    assert all(len(u) >= 2 for u in prompts["units"].to_list())
+    pool = pl.read_parquet(data / "qa" / "qa_pool.parquet")
+    for style in ("short", "long", "atomic"):
+        df = pl.read_parquet(data / "trajectories" / f"{style}.parquet")
+        assert df.height == min(4, pool.height), style  # demo.yaml: 4 questions x 1 sample
+        trajs = read_trajectories(df)
+        assert {t.finish_reason for t in trajs} == {"answer"}, [t.error for t in trajs]
+        for t in trajs:
+            assert [s.action for s in t.steps] == ["search", "visit", "answer"], style
+            # visit read a real replayed mini-web page and the summarizer quoted it
+            assert "The useful information in https://" in t.steps[1].observation
+            assert "Evidence in page: \n" in t.steps[1].observation
+            assert "Current date: 2026-11-22" in t.messages[0]["content"]
+        if style == "long":
+            assert all(t.role == "reasoner" and t.steps[0].think.strip().startswith("I should search") for t in trajs)
+        if style == "atomic":
+            assert all(len(s.units) >= 3 and s.units[2].depth == 1 for t in trajs for s in t.steps)
+            assert len({t.system_prompt_id for t in trajs}) > 1
 
 
 @pytest.mark.e2e

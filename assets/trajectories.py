@@ -1,0 +1,231 @@
+"""Agent stage assets: atomic_prompts, and trajectories/{short,long,atomic}.
+
+Why three assets and not one asset partitioned by style: ``refresh_job`` runs crawl ->
+datasets in one run, and a Dagster run targets one partitions definition; the crawl is
+partitioned by source. Three assets under the ``trajectories/`` key prefix give the same
+per-style materialization, lineage and metadata, in one run.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.crawl import search_index
+from assets.metadata import counter_md, counts_md, llm_metadata, md_table, preview_md
+from assets.qa import qa_pool
+from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, StorageResource
+from distill.agent.atomic import AtomicPrompt, expand_prompts, load_seeds
+from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
+from distill.agent.render import trajectory_markdown
+from distill.agent.styles import Style, atomic_style, long_style, short_style
+from distill.agent.trajectory import FINISH_REASONS, STYLES, Trajectory, trajectories_frame
+from distill.llm.client import LLMClient
+from distill.records import write_table
+
+GROUP = "agent"
+OWNERS = ["team:seekforge-data"]
+log = logging.getLogger(__name__)
+
+ATOMIC_PROMPTS_SCHEMA = pl.Schema({"id": pl.String, "seed_id": pl.String, "units": pl.List(pl.String),
+                                   "text": pl.String, "source": pl.String})
+
+
+class AtomicPromptsConfig(dg.Config):
+    per_seed: int = Field(default=8, description="Teacher expansions asked per seed template (10 templates).")
+    min_units: int = 2
+    max_units: int = 6
+    min_prompts: int = Field(default=20, description="Fewer distinct prompts than this fails the blocking check.")
+    seed: int = 0
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "parquet", "llm"}, owners=OWNERS,
+    check_specs=[dg.AssetCheckSpec("enough_distinct_prompts", asset="atomic_prompts", blocking=True),
+                 dg.AssetCheckSpec("every_prompt_names_two_units", asset="atomic_prompts", blocking=True)],
+    description="Atom-Searcher system prompts: 10 seed templates (each with 2 atomic-thought examples) expanded by the "
+                "teacher into distinct combinations of atomic-thought units, deduplicated by the set of unit tags.",
+)
+def atomic_prompts(config: AtomicPromptsConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
+    started = time.monotonic()
+    seeds = load_seeds()
+    with llm.session(storage) as (roles, base_url, cache):
+        async def go() -> tuple[Any, Any, dict[str, Any]]:
+            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
+                                 max_retries=llm.max_retries) as client:
+                prompts, drops = await expand_prompts(client, seeds, per_seed=config.per_seed, seed=config.seed,
+                                                      min_units=config.min_units, max_units=config.max_units)
+                return prompts, drops, client.stats_dict()
+
+        prompts, drops, stats = asyncio.run(go())
+    df = pl.DataFrame([{"id": p.id, "seed_id": p.seed_id, "units": list(p.units), "text": p.text, "source": p.source}
+                       for p in prompts], schema=ATOMIC_PROMPTS_SCHEMA)
+    write_table(df, storage.path("agent", "atomic_prompts.parquet"))
+    reasons = Counter(d["reason"] for d in drops)
+    few = df.filter(pl.col("units").list.len() < 2).height
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "seeds": len(seeds),
+            "asked": len(seeds) * config.per_seed,
+            "by_source": counts_md(df, "source", "prompts"),
+            "drop_reasons": counter_md(reasons),
+            "unit_tags": counter_md(Counter(u for us in df["units"].to_list() for u in us), key="tag"),
+            "preview": preview_md(df.with_columns(pl.col("units").list.join(" ")), ["source", "seed_id", "units"]),
+            **llm_metadata(stats, time.monotonic() - started),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="enough_distinct_prompts", passed=df.height >= config.min_prompts,
+                                metadata={"distinct": df.height, "required": config.min_prompts}),
+            dg.AssetCheckResult(check_name="every_prompt_names_two_units", passed=few == 0, metadata={"fewer": few}),
+        ],
+    )
+
+
+class TrajectoriesConfig(dg.Config):
+    max_questions: int = Field(default=200, description="Questions of qa_pool to roll out (in id order).")
+    samples_per_question: int = Field(default=4, description="K rollouts per question (seeds seed..seed+K-1).")
+    seed: int = 0
+    current_date: str = Field(default="", description="Date written in the system prompt (YYYY-MM-DD); empty = "
+                                                      "today (UTC). Pin it to keep reruns on other days cache hits.")
+    max_turns: int = 12
+    max_total_tokens: int = 24_000
+    max_tokens_per_turn: int = 1024
+    max_context_chars: int = 60_000
+    max_observation_chars: int = 6_000
+    max_invalid: int = 3
+    max_repeats: int = 2
+    constrain: bool = Field(default=False, description="DEMO ONLY: GBNF-constrain turns to the action format "
+                                                      "(llama.cpp servers), for models too small to follow it.")
+    require_tool_first: bool = Field(default=False, description="DEMO ONLY (with constrain): no answer before a tool call.")
+    max_thought_chars: int = 400
+
+    def rollout_settings(self) -> RolloutSettings:
+        return RolloutSettings(
+            max_turns=self.max_turns, max_total_tokens=self.max_total_tokens,
+            max_tokens_per_turn=self.max_tokens_per_turn, max_context_chars=self.max_context_chars,
+            max_observation_chars=self.max_observation_chars, max_invalid=self.max_invalid,
+            max_repeats=self.max_repeats, constrain=self.constrain, require_tool_first=self.require_tool_first,
+            max_thought_chars=self.max_thought_chars,
+        )
+
+
+def _items(storage: StorageResource, limit: int) -> list[QAItem]:
+    pool = pl.read_parquet(storage.path("qa", "qa_pool.parquet")).sort("id").head(limit)
+    return [QAItem(id=r["id"], question=r["question"], answer=r["answer"], aliases=list(r["aliases"] or []))
+            for r in pool.iter_rows(named=True)]
+
+
+def _atomic_prompt_rows(storage: StorageResource) -> list[AtomicPrompt]:
+    df = pl.read_parquet(storage.path("agent", "atomic_prompts.parquet"))
+    return [AtomicPrompt(id=r["id"], seed_id=r["seed_id"], units=list(r["units"]), text=r["text"], source=r["source"])
+            for r in df.iter_rows(named=True)]
+
+
+def _progress(context: dg.AssetExecutionContext, style: str, every_s: float = 15.0):  # type: ignore[no-untyped-def]
+    last = [0.0]
+
+    def report(done: int, total: int, elapsed: float) -> None:
+        if done == total or elapsed - last[0] >= every_s:
+            last[0] = elapsed
+            rate = done / elapsed if elapsed > 0 else 0.0
+            eta = (total - done) / rate if rate > 0 else float("nan")
+            context.log.info(f"trajectories/{style}: {done}/{total} rollouts, {rate * 60:.1f}/min, ETA {eta:.0f}s")
+
+    return report
+
+
+def _metadata(df: pl.DataFrame, trajs: list[Trajectory]) -> dict[str, Any]:
+    finish = Counter(t.finish_reason for t in trajs)
+    invalid = Counter(s.invalid_reason for t in trajs for s in t.steps if s.invalid_reason)
+    example = next((t for t in trajs if t.finish_reason == "answer" and t.tool_call_counts()), trajs[0] if trajs else None)
+    calls = df["tool_calls"] if df.height else pl.Series([0])
+    return {
+        "dagster/row_count": df.height,
+        "questions": df["question_id"].n_unique() if df.height else 0,
+        "finish_reasons": dg.MetadataValue.md(md_table([{"finish_reason": r, "rollouts": finish.get(r, 0)}
+                                                        for r in FINISH_REASONS])),
+        "tool_calls_per_trajectory": dg.MetadataValue.md(md_table([{
+            "mean": round(float(calls.mean() or 0), 2), "median": calls.median(), "max": calls.max(),
+            "search": int(df["search_calls"].sum()) if df.height else 0,
+            "visit": int(df["visit_calls"].sum()) if df.height else 0}])),
+        "invalid_actions": counter_md(invalid),
+        "completion_tokens": int(df["completion_tokens"].sum()) if df.height else 0,
+        "prompt_tokens": int(df["prompt_tokens"].sum()) if df.height else 0,
+        "preview": preview_md(df, ["question", "finish_reason", "tool_calls", "final_answer", "reference"], width=70),
+        "example_trajectory": dg.MetadataValue.md(trajectory_markdown(example) if example else "_(none)_"),
+    }
+
+
+def _style_for(name: str, tools: list[dict[str, Any]], date: str, storage: StorageResource) -> Style:
+    if name == "short":
+        return short_style(tools, date)
+    if name == "long":
+        return long_style(tools, date)
+    return atomic_style(tools, date, _atomic_prompt_rows(storage))
+
+
+def _make_trajectories(style: str) -> dg.AssetsDefinition:
+    deps: list[Any] = [qa_pool, search_index] + ([atomic_prompts] if style == "atomic" else [])
+    role = {"short": "teacher", "long": "reasoner", "atomic": "teacher"}[style]
+    what = {"short": "short-CoT: the instruct teacher runs the ReAct loop",
+            "long": "long-CoT: the reasoner sees the question and past actions/observations only; its reasoning is "
+                    "the thought",
+            "atomic": "Atomic-Thought: the teacher under an expanded Atom-Searcher prompt, thoughts split into "
+                      "named units"}[style]
+
+    @dg.asset(
+        name=style, key_prefix=["trajectories"], group_name=GROUP, kinds={"python", "parquet", "llm"}, owners=OWNERS,
+        deps=deps,
+        check_specs=[dg.AssetCheckSpec("unique_ids", asset=dg.AssetKey(["trajectories", style]), blocking=True),
+                     dg.AssetCheckSpec("known_finish_reasons", asset=dg.AssetKey(["trajectories", style]),
+                                       blocking=True)],
+        description=f"ReAct rollouts ({what}) over qa_pool with the search/visit tools; K per question; every "
+                    f"rollout kept with its finish reason (answer | max_turns | max_tokens | invalid | error).",
+    )
+    def _asset(context: dg.AssetExecutionContext, config: TrajectoriesConfig, storage: StorageResource,
+               llm: LLMResource, crawler: CrawlerResource, agent_tools: AgentToolsResource) -> dg.MaterializeResult:
+        started = time.monotonic()
+        items = _items(storage, config.max_questions)
+        date = config.current_date or datetime.now(UTC).date().isoformat()
+        with llm.session(storage) as (roles, base_url, cache):
+            async def go() -> tuple[list[Trajectory], dict[str, Any], dict[str, int]]:
+                async with LLMClient(roles, default_base_url=base_url, cache=cache,
+                                     max_concurrency=llm.max_concurrency, max_retries=llm.max_retries) as client, \
+                        agent_tools.tools(storage, crawler, client, cache) as box:
+                    st = _style_for(style, [t.schema for t in box.tools.values()], date, storage)
+                    trajs = await run_rollouts(client, st, items, box.tools, config.rollout_settings(),
+                                               k=config.samples_per_question, seed=config.seed,
+                                               progress=_progress(context, style))
+                    return trajs, client.stats_dict(), box.stats()
+
+            trajs, stats, tool_stats = asyncio.run(go())
+        df = trajectories_frame(trajs)
+        write_table(df, storage.path("trajectories", f"{style}.parquet"))
+        unknown = df.filter(~pl.col("finish_reason").is_in(list(FINISH_REASONS))).height
+        return dg.MaterializeResult(
+            metadata={
+                **_metadata(df, trajs),
+                "role": role,
+                "system_prompts": df["system_prompt_id"].n_unique() if df.height else 0,
+                "tool_cache": json.dumps(tool_stats),
+                "date_in_prompt": date,
+                **llm_metadata(stats, time.monotonic() - started),
+            },
+            check_results=[
+                dg.AssetCheckResult(check_name="unique_ids", passed=bool(df["id"].is_unique().all()) if df.height else True),
+                dg.AssetCheckResult(check_name="known_finish_reasons", passed=unknown == 0, metadata={"unknown": unknown}),
+            ],
+        )
+
+    return _asset
+
+
+trajectories = [_make_trajectories(s) for s in STYLES]
