@@ -106,6 +106,10 @@ class TrajectoriesConfig(dg.Config):
                                                       "(llama.cpp servers), for models too small to follow it.")
     require_tool_first: bool = Field(default=False, description="DEMO ONLY (with constrain): no answer before a tool call.")
     max_thought_chars: int = 400
+    action_schedule: list[str] = Field(default_factory=list, description="DEMO ONLY (with constrain): the action "
+                                       "allowed at turn i, the last repeating, e.g. [search, visit, answer].")
+    answer_space: str = Field(default="free", description="DEMO ONLY (with constrain): free | observed (the answer "
+                                                         "is a name, number or date seen in the observations).")
 
     def rollout_settings(self) -> RolloutSettings:
         return RolloutSettings(
@@ -113,7 +117,8 @@ class TrajectoriesConfig(dg.Config):
             max_tokens_per_turn=self.max_tokens_per_turn, max_context_chars=self.max_context_chars,
             max_observation_chars=self.max_observation_chars, max_invalid=self.max_invalid,
             max_repeats=self.max_repeats, constrain=self.constrain, require_tool_first=self.require_tool_first,
-            max_thought_chars=self.max_thought_chars,
+            max_thought_chars=self.max_thought_chars, action_schedule=tuple(self.action_schedule),
+            answer_space=self.answer_space,
         )
 
 

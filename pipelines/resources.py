@@ -31,5 +31,8 @@ def resources_for(profile: str | None = None) -> dict[str, object]:
                                   max_retries=1, total_timeout_s=30.0)
     else:
         crawler = CrawlerResource(mode="http", per_host_concurrency=2, per_host_delay_s=1.0, total_concurrency=32)
-    llm = LLMResource(max_concurrency=2 if profile == "embedded" else 32)
+    # The embedded llama.cpp server has one slot and reuses the KV cache of the previous
+    # request's prefix; two requests in flight interleave and evict each other's prefix
+    # (measured: a cold 850-token prompt costs ~6.5 s on 2 cores, a prefix hit ~0.1 s).
+    llm = LLMResource(max_concurrency=1 if profile == "embedded" else 32)
     return {"storage": _storage(), "crawler": crawler, "llm": llm, "agent_tools": AgentToolsResource()}

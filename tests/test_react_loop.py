@@ -262,3 +262,16 @@ def test_k_samples_have_distinct_seeds(fake_llm: FakeLLMServer, tmp_path: Path, 
         ("q1", 10, 0), ("q1", 11, 1), ("q1", 12, 2), ("q2", 10, 0), ("q2", 11, 1), ("q2", 12, 2)]
     assert len({t.id for t in trajs}) == 6
     assert sorted(r.json["seed"] for r in fake_llm.requests) == [10, 10, 11, 11, 12, 12]
+
+
+def test_demo_action_schedule_and_observed_answers(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
+    fake_llm.script(reply(turn("s", call("search", query=["x"]))),
+                    reply(turn("v", call("visit", url=["https://wiki.test/Arvenport"], goal="river"))),
+                    reply(turn("a", "<answer>Varn</answer>")))
+    rollout(fake_llm, tmp_path, structured="llamacpp",
+            settings=RolloutSettings(constrain=True, action_schedule=("search", "visit", "answer"),
+                                     answer_space="observed"))
+    grammars = [r.json["grammar"] for r in fake_llm.requests]
+    assert [g.split("action ::= ")[1].split("\n")[0] for g in grammars] == ["search", "visit", "answer"]
+    assert '"\\"Arvenport\\"' not in grammars[2]  # spans are literals inside <answer>, not JSON strings
+    assert 'span ::= ' in grammars[2] and '"Varn"' in grammars[2] and '"Arvenport"' in grammars[2]

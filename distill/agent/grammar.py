@@ -26,18 +26,22 @@ def action_grammar(
     units: Sequence[str] = (),
     max_thought_chars: int = 400,
     max_queries: int = 3,
+    only: str = "",
+    answers: Sequence[str] = (),
 ) -> str:
     """Grammar of one assistant turn.
 
     ``urls``: the URLs ``visit`` may take (those seen in observations so far; no URLs, no
     visit). ``units``: atomic-thought tags; when given, the thought is 2-4 of those units.
+    ``only``: allow just this action (``search`` / ``visit`` / ``answer``) when it is
+    possible. ``answers``: the answer is one of these spans (else free text).
     """
     rules: dict[str, str] = {}
     if units:
         alts = " | ".join(f"{_lit(f'<{u}>')} unittext {_lit(f'</{u}>')}" for u in units)
         rules["unit"] = alts
-        rules["unittext"] = f"[^<]{{5,{max(20, max_thought_chars // 2)}}}"
-        rules["thought"] = '"\\n" unit ("\\n" unit){1,3} "\\n"'
+        rules["unittext"] = f"[^<]{{5,{max(20, max_thought_chars // 3)}}}"
+        rules["thought"] = '"\\n" unit ("\\n" unit){1,2} "\\n"'
     else:
         rules["thought"] = f'"\\n" [^<\\n] [^<]{{10,{max_thought_chars}}} "\\n"'
     actions = []
@@ -51,8 +55,14 @@ def action_grammar(
         rules["url"] = " | ".join(_lit(json.dumps(u, ensure_ascii=False)) for u in dict.fromkeys(urls))
         actions.append("visit")
     if allow_answer or not actions:
-        rules["answer"] = '"<answer>" [^<\\n]{1,100} "</answer>"'
+        if answers:
+            rules["answer"] = '"<answer>" span "</answer>"'
+            rules["span"] = " | ".join(_lit(a) for a in dict.fromkeys(answers))
+        else:
+            rules["answer"] = '"<answer>" [^<\\n]{1,100} "</answer>"'
         actions.append("answer")
+    if only in actions:
+        actions = [only]
     rules["action"] = " | ".join(actions)
     rules["str"] = '"\\"" [^"\\\\<\\n]{1,80} "\\""'
     head = 'root ::= "<think>" thought "</think>\\n" action'

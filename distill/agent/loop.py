@@ -44,6 +44,12 @@ class RolloutSettings:
     constrain: bool = False
     require_tool_first: bool = False  # DEMO ONLY (with constrain): no answer before one tool call
     max_thought_chars: int = 400  # with constrain
+    # DEMO ONLY (with constrain): the action allowed at turn i (the last repeats), e.g.
+    # ("search", "visit", "answer"); the model still fills in every argument.
+    action_schedule: tuple[str, ...] = ()
+    # DEMO ONLY (with constrain): "observed" = the answer is a name / number / date that
+    # occurs in the observations so far (extractive), "free" = any short text.
+    answer_space: str = "free"
 
 
 @dataclass(slots=True)
@@ -104,10 +110,17 @@ class _Run:
         if not self.settings.constrain:
             return None
         made_call = any(s.action not in ("answer", "invalid") for s in self.steps)
+        schedule = self.settings.action_schedule
+        only = schedule[min(len(self.steps), len(schedule) - 1)] if schedule else ""
+        answers: list[str] = []
+        if self.settings.answer_space == "observed":
+            from distill.crawlqa import evidence_spans
+
+            answers = evidence_spans([s.observation for s in self.steps if s.action not in ("answer", "invalid")])
         return action_grammar(sorted(self.tool_names), urls=self.urls,
                               allow_answer=made_call or not self.settings.require_tool_first,
                               units=self.system.units if self.style.name == "atomic" else (),
-                              max_thought_chars=self.settings.max_thought_chars)
+                              max_thought_chars=self.settings.max_thought_chars, only=only, answers=answers)
 
     def finish(self, reason: str, error: str = "") -> Trajectory:
         answer = next((s.answer.strip() for s in reversed(self.steps) if s.action == "answer"), "")
