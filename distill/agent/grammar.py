@@ -64,6 +64,6 @@ def action_grammar(
     if only in actions:
         actions = [only]
     rules["action"] = " | ".join(actions)
-    rules["str"] = '"\\"" [^"\\\\<\\n]{1,80} "\\""'
+    rules["str"] = '"\\"" [A-Za-z0-9] [^"\\\\<\\n]{0,79} "\\""'
     head = 'root ::= "<think>" thought "</think>\\n" action'
     return "\n".join([head, *(f"{name} ::= {body}" for name, body in rules.items())]) + "\n"

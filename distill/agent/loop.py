@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from distill.agent.answers import observed_answers
 from distill.agent.grammar import action_grammar
 from distill.agent.protocol import TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn, render_turn
 from distill.agent.styles import Style, SystemPrompt, user_message
@@ -114,9 +115,7 @@ class _Run:
         only = schedule[min(len(self.steps), len(schedule) - 1)] if schedule else ""
         answers: list[str] = []
         if self.settings.answer_space == "observed":
-            from distill.crawlqa import evidence_spans
-
-            answers = evidence_spans([s.observation for s in self.steps if s.action not in ("answer", "invalid")])
+            answers = observed_answers([s.observation for s in self.steps if s.action not in ("answer", "invalid")])
         return action_grammar(sorted(self.tool_names), urls=self.urls,
                               allow_answer=made_call or not self.settings.require_tool_first,
                               units=self.system.units if self.style.name == "atomic" else (),
