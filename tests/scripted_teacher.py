@@ -89,9 +89,10 @@ def scripted_agent(request: RecordedRequest) -> Reply:
         evidence = observations[-1].split("Evidence in page: \n", 1)[-1]
         words = re.findall(r"[A-Z][\w-]+", evidence)
         thought, action = "The evidence names the entity.", f"<answer>{words[0] if words else 'unknown'}</answer>"
-    if len(units) >= 3:
+    if len(units) >= 2:
+        inner = units[2] if len(units) >= 3 else units[0]
         thought = (f"<{units[0]}>{thought}</{units[0]}>\n<{units[1]}>Check it."
-                   f"<{units[2]}>Against the page.</{units[2]}></{units[1]}>")
+                   f"<{inner}>Against the page.</{inner}></{units[1]}>")
     if "reasoner" in str((request.json or {}).get("model", "")):
         return reply(action, reasoning_content=thought)
     return reply(f"<think>\n{thought}\n</think>\n{action}")

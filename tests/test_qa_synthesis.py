@@ -176,7 +176,8 @@ def _check_trajectories(data: Path) -> None:
         if style == "long":
             assert all(t.role == "reasoner" and t.steps[0].think.strip().startswith("I should search") for t in trajs)
         if style == "atomic":
-            assert all(len(s.units) >= 3 and s.units[2].depth == 1 for t in trajs for s in t.steps)
+            assert all(len(s.units) >= 2 for t in trajs for s in t.steps)
+            assert any(u.depth == 1 for t in trajs for s in t.steps for u in s.units)
             assert len({t.system_prompt_id for t in trajs}) > 1
 
 
