@@ -263,5 +263,112 @@ def convert(src: Path, dst: Path, src_fmt: str, dst_fmt: str, style: str | None)
     click.echo(json.dumps({"read": len(trajs), "written": len(trajs), "to": dst_fmt, "path": str(dst)}))
 
 
+@main.command()
+@click.option("--gold", "gold_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="HotpotQA-style gold JSON: a list of objects with _id and answer.")
+@click.option("--pred", "pred_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help='Predictions JSON: {"answer": {id: text}} (other keys, e.g. "sp", are ignored).')
+@click.option("--metric", type=click.Choice(["hotpotqa", "deepresearcher"]), default="hotpotqa", show_default=True,
+              help="hotpotqa: official EM/F1 (token counts); deepresearcher: punctuation to spaces, token-set F1.")
+def score(gold_path: Path, pred_path: Path, metric: str) -> None:
+    """Score predictions against gold answers; print {"em", "f1", "n"} as one JSON line.
+
+    Means run over every gold question, a missing prediction scoring 0, as in the
+    official HotpotQA evaluation (see filters.metrics).
+    """
+    from filters.metrics import score_official
+
+    def load(path: Path, what: str) -> object:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {what} file {path}: {exc.strerror or exc}") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise click.ClickException(f"{what} file {path} is not JSON: {exc}") from exc
+
+    gold, pred = load(gold_path, "gold"), load(pred_path, "prediction")
+    if not isinstance(gold, list):
+        raise click.ClickException(f"gold file {gold_path}: expected a JSON list of objects with _id and answer, "
+                                   f"got a {type(gold).__name__}")
+    if not isinstance(pred, dict):
+        raise click.ClickException(f'prediction file {pred_path}: expected a JSON object {{"answer": {{id: text}}}}, '
+                                   f"got a {type(pred).__name__}")
+    try:
+        result = score_official(gold, pred, variant=metric)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise click.ClickException(f"{gold_path} / {pred_path}: {exc}") from exc
+    click.echo(json.dumps(result))
+
+
+@main.command()
+@click.argument("qa_file", type=click.Path(exists=True, dir_okay=False, readable=True, allow_dash=True, path_type=Path))
+@click.option("--benchmark", "benchmarks", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+              help="Benchmark questions (JSON, JSONL or Parquet); repeat for several files.")
+@click.option("--question-field", default="question", show_default=True,
+              help="Field / column holding the question in the benchmark files.")
+def decontaminate(qa_file: Path, benchmarks: tuple[Path, ...], question_field: str) -> None:
+    """Flag QA records whose question copies a benchmark question; one verdict per record.
+
+    QA_FILE is JSONL with a `question` field per line ("-": stdin). Output: one JSON
+    line per non-blank input line, {"index", "keep", "reasons", "match"}; reasons are
+    benchmark_exact / benchmark_near (match: the benchmark question) or
+    malformed_record (the line is not an object with a non-empty string question).
+    A summary goes to stderr.
+    """
+    from collections import Counter
+
+    from filters.contamination import BenchmarkFileError, BenchmarkIndex
+
+    try:
+        index = BenchmarkIndex.from_files(benchmarks, question_field=question_field)
+    except BenchmarkFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        stream = sys.stdin.buffer if str(qa_file) == "-" else qa_file.open("rb")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {qa_file}: {exc.strerror or exc}") from exc
+
+    counts: Counter[str] = Counter()
+    kept = total = 0
+    out = sys.stdout
+    try:
+        with stream:
+            for raw in stream:
+                if not raw.strip():
+                    continue
+                question = _decontaminate_question(raw)
+                match = index.match(question) if question is not None else None
+                if question is None:
+                    reasons = ["malformed_record"]
+                elif match is not None:
+                    reasons = ["benchmark_exact" if match.kind == "exact" else "benchmark_near"]
+                else:
+                    reasons = []
+                counts.update(reasons)
+                kept += not reasons
+                out.write(json.dumps({"index": total, "keep": not reasons, "reasons": reasons,
+                                      "match": match.question if match else None}, ensure_ascii=False) + "\n")
+                total += 1
+        out.flush()
+    except BrokenPipeError:  # e.g. `seekforge decontaminate ... | head`: not an error
+        sys.stderr.close()
+        sys.exit(0)
+    except OSError as exc:
+        raise click.ClickException(f"error reading {qa_file}: {exc}") from exc
+    click.echo(f"kept {kept} of {total} against {len(index)} benchmark questions; "
+               f"reasons: {json.dumps(dict(counts.most_common()))}", err=True)
+
+
+def _decontaminate_question(raw: bytes) -> str | None:
+    """The question of one JSONL line, or None when the line is not a usable record."""
+    try:
+        rec = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    question = rec.get("question") if isinstance(rec, dict) else None
+    return question if isinstance(question, str) and question.strip() else None
+
+
 if __name__ == "__main__":
     main()

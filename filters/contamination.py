@@ -1,0 +1,457 @@
+"""Benchmark decontamination: find training questions that copy a benchmark question.
+
+Why this exists: synthesized QA is written by teacher LLMs that have read the public
+benchmarks, and crawled pages quote them, so some generated questions are benchmark
+questions again -- verbatim, re-cased, re-punctuated or with a word or two changed.
+Training on them inflates the scores we report on those benchmarks. This module
+flags such copies so that the pipeline (or ``seekforge decontaminate``) can drop them.
+
+How a question is matched (:meth:`BenchmarkIndex.match`), cheapest first:
+
+``exact``
+    The normalised question equals a normalised benchmark question. Normalisation
+    (:func:`match_key`) is the HotpotQA answer normalisation (lower-case, punctuation
+    deleted, articles a/an/the removed, whitespace collapsed), applied after Unicode
+    NFKC and with *all* Unicode punctuation deleted too, because question files use
+    curly quotes and dashes that the ASCII-only official rule keeps.
+``ngram``
+    Word overlap weighted by rarity: the IDF-weighted Jaccard of the two word
+    multisets (IDF over the benchmark questions) is at least :data:`WORD_THRESHOLD`.
+    Weighting is what separates "a word or two reworded" from "a different question
+    on the same template": rewording touches common words ("what" -> "which",
+    "film" -> "movie", an added "originally") that weigh little, while a different
+    question changes the rare words -- the entities -- that weigh most. Word order is
+    not used, so a reordered copy ("A or B: who was older?") is caught too.
+``minhash``
+    The same, over character 5-gram shingles of the normalised question with spaces
+    removed (IDF of each shingle over the benchmark): at least :data:`CHAR_THRESHOLD`.
+    It catches what word overlap misses, spelling and spacing variants of the rare
+    words themselves ("Dogers"/"Dodgers", "magic-themed"/"magic themed",
+    "whodesigned"). Unweighted shingle Jaccard was tried first and rejected: on long
+    templates ("What is the name of the river that flows through A and B?") two
+    questions that differ in one entity shared enough template shingles to pass.
+
+Candidates for the two near kinds come from MinHash LSH over the character shingles
+(:data:`NUM_BANDS` bands of :data:`ROWS_PER_BAND` rows: a pair with plain shingle
+Jaccard 0.3 becomes a candidate with probability ~0.68, 0.4 with ~0.94, 0.5 with
+>0.99); the :data:`MAX_CANDIDATES` sharing most bands are verified with the measures
+above, so LSH only decides what gets looked at, never what matches. Signatures are
+computed with NumPy over all questions at once rather than with datasketch (which
+:mod:`distill.qa_pool` uses for a few thousand records): for 100k benchmark questions
+datasketch's per-object MinHash and dict-of-sets LSH took ~30 s and ~600 MB and its
+import pulls in SciPy; the vectorised build takes ~5-10 s on two busy cores and keeps
+one sorted array of band keys per band.
+
+Questions of fewer than :data:`MIN_NEAR_TOKENS` normalised words are only matched
+exactly: one changed word in "Who wrote Dune?" makes a different question.
+
+Thresholds, measured on the 300-question HotpotQA dev sample (``tests/test_contamination.py``):
+copies with one random word substituted, inserted or deleted are all caught, with two
+~99%, with three ~94%; 90 other HotpotQA dev questions and 32 hand-written unrelated or
+same-entity questions are all kept (the closest different HotpotQA question scores
+0.43 on words). Known limit: a question that keeps most of a long benchmark question
+word for word and changes one name or one question word ("When was X born?" ->
+"Where was X born?") is flagged. Telling that from rewording needs semantics; it costs
+one training question, while the opposite error would leak a benchmark answer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import numpy as np
+
+from distill.qa_rules import normalize_answer
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CHAR_THRESHOLD",
+    "MIN_NEAR_TOKENS",
+    "WORD_THRESHOLD",
+    "BenchmarkFileError",
+    "BenchmarkIndex",
+    "Match",
+    "MatchKind",
+    "load_questions",
+    "match_key",
+]
+
+MatchKind = Literal["exact", "ngram", "minhash"]
+
+#: IDF-weighted word Jaccard at or above which two questions are near copies.
+WORD_THRESHOLD: Final = 0.6
+#: IDF-weighted character 5-gram shingle Jaccard at or above which two questions are near copies.
+CHAR_THRESHOLD: Final = 0.55
+#: Shorter questions (in normalised words) are matched exactly only.
+MIN_NEAR_TOKENS: Final = 4
+#: Character shingle length.
+SHINGLE_CHARS: Final = 5
+#: LSH banding: NUM_BANDS * ROWS_PER_BAND MinHash values per question.
+NUM_BANDS: Final = 42
+ROWS_PER_BAND: Final = 3
+#: At most this many LSH candidates (those sharing the most bands) are verified.
+MAX_CANDIDATES: Final = 32
+#: Shingle document frequencies are counted in hash buckets, about 256 per question
+#: (one has ~70 shingles, many of them its own) and at most 2**22 (16 MB), so that
+#: collisions rarely make a rare shingle look common.
+_MIN_BUCKET_BITS: Final = 12
+_MAX_BUCKET_BITS: Final = 22
+
+_NON_WORD = re.compile(r"[^\w\s]")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A benchmark question that a tested question copies.
+
+    ``score`` is 1.0 for ``exact``, else the similarity that passed its threshold
+    (IDF-weighted Jaccard of words for ``ngram``, of character shingles for ``minhash``).
+    """
+
+    question: str
+    file: str
+    kind: MatchKind
+    score: float
+
+
+class BenchmarkFileError(ValueError):
+    """A benchmark file that cannot be read or holds no questions (the message names it)."""
+
+
+def match_key(question: str) -> str:
+    """The normalised form compared for ``exact`` matches (see the module docstring)."""
+    return normalize_answer(_NON_WORD.sub("", unicodedata.normalize("NFKC", question)))
+
+
+# ---------------------------------------------------------------------------
+# Loading benchmark files
+# ---------------------------------------------------------------------------
+
+
+def load_questions(path: str | Path, *, question_field: str = "question") -> list[str]:
+    """The questions of one benchmark file: JSON, JSONL (optionally .gz) or Parquet.
+
+    JSON may be a list of objects or an object holding such a list under any key
+    (``{"data": [...]}``). Records without a string ``question_field`` are skipped
+    (counted in a log warning); a file that yields no question at all raises
+    :class:`BenchmarkFileError`, naming the file, because silently decontaminating
+    against nothing is the one failure a user would never notice.
+    """
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    try:
+        if suffixes and suffixes[-1] == ".parquet":
+            values = _parquet_values(path, question_field)
+        else:
+            values = _json_values(path, suffixes, question_field)
+    except OSError as exc:
+        raise BenchmarkFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    questions = [v for v in values if isinstance(v, str) and v.strip()]
+    if not questions:
+        raise BenchmarkFileError(f"{path}: no records with a text field {question_field!r}")
+    if len(questions) < len(values):
+        log.warning("%s: %d of %d records have no text %r field; skipped", path,
+                    len(values) - len(questions), len(values), question_field)
+    return questions
+
+
+def _parquet_values(path: Path, field: str) -> list[object]:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid & co. for non-Parquet bytes
+        raise BenchmarkFileError(f"{path}: not a readable Parquet file ({exc})") from exc
+    if field not in schema.names:
+        raise BenchmarkFileError(f"{path}: no column {field!r} (columns: {', '.join(schema.names)})")
+    return pq.read_table(path, columns=[field]).column(field).to_pylist()
+
+
+def _json_values(path: Path, suffixes: list[str], field: str) -> list[object]:
+    raw = path.read_bytes()
+    if suffixes and suffixes[-1] == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise BenchmarkFileError(f"{path}: not a readable gzip file ({exc})") from exc
+        suffixes = suffixes[:-1]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BenchmarkFileError(f"{path}: not UTF-8 text (is it Parquet without a .parquet name?)") from exc
+    lines_first = bool(suffixes) and suffixes[-1] in (".jsonl", ".ndjson")
+    if not lines_first:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:
+            doc = None  # maybe JSONL under a .json name: try that below
+        else:
+            return _records_values(doc, path, field)
+    return [_record_value(rec, field) for rec in _jsonl_records(text, path)]
+
+
+def _jsonl_records(text: str, path: Path) -> Iterator[object]:
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BenchmarkFileError(f"{path}:{lineno}: neither JSON nor JSON lines ({exc.msg})") from None
+
+
+def _record_value(rec: object, field: str) -> object:
+    return rec.get(field) if isinstance(rec, dict) else None
+
+
+def _records_values(doc: object, path: Path, field: str) -> list[object]:
+    """Field values of a JSON list of objects, or of the list an object holds."""
+    if isinstance(doc, list):
+        return [_record_value(rec, field) for rec in doc]
+    if isinstance(doc, dict):
+        for value in doc.values():  # the first list whose objects carry the field
+            if isinstance(value, list) and any(isinstance(r, dict) and field in r for r in value):
+                return [_record_value(rec, field) for rec in value]
+        raise BenchmarkFileError(f"{path}: a JSON object with no list of records carrying {field!r}")
+    raise BenchmarkFileError(f"{path}: JSON {type(doc).__name__}, not a list of records")
+
+
+# ---------------------------------------------------------------------------
+# Character shingles, MinHash LSH (NumPy)
+# ---------------------------------------------------------------------------
+
+
+def _compact(key: str) -> str:
+    """The shingled form: the match key without spaces, padded to one full shingle."""
+    return key.replace(" ", "").ljust(SHINGLE_CHARS, "\0")
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser on a uint64 array: turns structured inputs into random-looking bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _shingle_hashes(compacts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every character shingle of every string, and each string's first index.
+
+    One pass over the concatenated code points: a polynomial hash of every window,
+    then only the windows that lie inside one string are kept (string ``s`` owns
+    ``counts[s] = len - SHINGLE_CHARS + 1`` of them; :func:`_compact` pads so that
+    this is at least 1).
+    """
+    k = SHINGLE_CHARS
+    lengths = np.fromiter((len(c) for c in compacts), dtype=np.int64, count=len(compacts))
+    codes = np.frombuffer("".join(compacts).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    n_windows = len(codes) - k + 1
+    h = np.zeros(n_windows, dtype=np.uint64)
+    for j in range(k):
+        h = h * np.uint64(1_000_003) + codes[j : j + n_windows]
+    counts = lengths - k + 1
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    seg_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return _mix64(h[np.arange(counts.sum()) + np.repeat(starts - seg_starts, counts)]), seg_starts
+
+
+def _unique(x: np.ndarray) -> np.ndarray:
+    """Sorted unique values (sort-based: NumPy's hash-based unique is slow on uint64)."""
+    x = np.sort(x)
+    return x[np.concatenate(([True], x[1:] != x[:-1]))] if len(x) else x
+
+
+class _MinHasher:
+    """MinHash signatures over character shingles, for all strings of a batch at once.
+
+    Permutation ``p`` maps a (mixed) shingle hash ``x`` to ``a_p * x + b_p`` modulo
+    2**64 (random odd ``a_p``); a string's signature is the per-permutation minimum.
+    Multiply-add suffices because ``x`` is already well mixed and the minimum is
+    decided by the high bits, and it is several times cheaper than re-mixing per
+    permutation.
+    """
+
+    def __init__(self, num_perm: int, seed: int = 0x5EE4F0) -> None:
+        rng = np.random.default_rng(seed)
+
+        def odd(n: int) -> np.ndarray:
+            return rng.integers(0, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+        self.mults, self.adds = odd(num_perm), odd(num_perm)
+        self.band_mults = odd(ROWS_PER_BAND)
+
+    def signatures(self, hashes: np.ndarray, seg_starts: np.ndarray) -> np.ndarray:
+        """(len(seg_starts), num_perm) uint64 minima of :func:`_shingle_hashes` output."""
+        sig = np.empty((len(seg_starts), len(self.mults)), dtype=np.uint64)
+        tmp = np.empty_like(hashes)
+        for p in range(len(self.mults)):
+            np.multiply(hashes, self.mults[p], out=tmp)
+            np.add(tmp, self.adds[p], out=tmp)
+            sig[:, p] = np.minimum.reduceat(tmp, seg_starts)
+        return sig
+
+    def band_keys(self, sig: np.ndarray) -> np.ndarray:
+        """(n, NUM_BANDS) uint64: each band's ROWS_PER_BAND values folded into one key."""
+        rows = sig[:, : NUM_BANDS * ROWS_PER_BAND].reshape(len(sig), NUM_BANDS, ROWS_PER_BAND)
+        return _mix64((rows * self.band_mults).sum(axis=2, dtype=np.uint64))
+
+
+# ---------------------------------------------------------------------------
+# The index
+# ---------------------------------------------------------------------------
+
+
+class BenchmarkIndex:
+    """Benchmark questions, indexed for :meth:`match` (exact lookup + MinHash LSH).
+
+    Build it once per set of benchmark files (:meth:`from_files`, or the constructor
+    with ``(question, file)`` pairs) and query it for every training question. It is
+    immutable: the LSH keeps one sorted key array per band, and document frequencies
+    of words (a Counter) and of character shingles (counts in at most 2**22 hash
+    buckets, so that 100k questions' millions of shingles cost 16 MB), all built once.
+    """
+
+    def __init__(self, questions: Iterable[tuple[str, str]], *, batch: int = 20_000) -> None:
+        self._exact: dict[str, tuple[str, str]] = {}
+        keys: list[str] = []
+        for question, file in questions:
+            key = match_key(question)
+            if key and key not in self._exact:
+                self._exact[key] = (question, file)
+                keys.append(key)
+        self._keys = keys
+        self._n = len(keys)
+        word_df: Counter[str] = Counter()
+        for key in keys:
+            word_df.update(set(key.split()))
+        self._word_df = word_df
+        self._bucket_bits = min(_MAX_BUCKET_BITS, max(_MIN_BUCKET_BITS, (256 * len(keys)).bit_length()))
+        self._shingle_df = np.zeros(1 << self._bucket_bits, dtype=np.uint32)
+        bits = np.uint64(self._bucket_bits)
+
+        # Near matching covers only questions long enough for it.
+        near = [i for i, k in enumerate(keys) if k.count(" ") + 1 >= MIN_NEAR_TOKENS]
+        self._near_ids = np.array(near, dtype=np.int64)
+        self._hasher = _MinHasher(NUM_BANDS * ROWS_PER_BAND)
+        band_keys = np.empty((len(near), NUM_BANDS), dtype=np.uint64)
+        is_near = np.zeros(len(keys), dtype=bool)
+        is_near[near] = True
+        for lo in range(0, len(keys), batch):  # bounded memory for big benchmarks
+            hashes, seg_starts = _shingle_hashes([_compact(k) for k in keys[lo : lo + batch]])
+            counts = np.diff(np.append(seg_starts, len(hashes)))
+            owner = np.repeat(np.arange(len(seg_starts), dtype=np.uint64), counts)
+            # Count each bucket once per question: unique (question, bucket) pairs.
+            pairs = _unique((owner << bits) | (hashes >> (np.uint64(64) - bits)))
+            self._shingle_df += np.bincount((pairs & np.uint64(len(self._shingle_df) - 1)).astype(np.int64),
+                                            minlength=len(self._shingle_df)).astype(np.uint32)
+            sel = is_near[lo : lo + len(seg_starts)]
+            if sel.any():
+                keep = np.repeat(sel, counts)
+                sub_counts = counts[sel]
+                sub_starts = np.concatenate(([0], np.cumsum(sub_counts)[:-1]))
+                at = int(np.searchsorted(self._near_ids, lo))
+                sig = self._hasher.signatures(hashes[keep], sub_starts)
+                band_keys[at : at + len(sub_counts)] = self._hasher.band_keys(sig)
+        order = np.argsort(band_keys, axis=0, kind="stable")
+        self._band_order = order.T.copy()  # (NUM_BANDS, n): near-id positions sorted by key
+        self._band_sorted = np.take_along_axis(band_keys, order, axis=0).T.copy()
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str | Path], *, question_field: str = "question") -> BenchmarkIndex:
+        """Index every question of the given benchmark files (see :func:`load_questions`)."""
+        pairs: list[tuple[str, str]] = []
+        for path in paths:
+            pairs.extend((q, str(path)) for q in load_questions(path, question_field=question_field))
+        return cls(pairs)
+
+    def __len__(self) -> int:
+        """Distinct (normalised) benchmark questions."""
+        return self._n
+
+    def match(self, question: str) -> Match | None:
+        """The benchmark question that ``question`` copies, or None (see the module docstring).
+
+        For a near copy of several benchmark questions the most similar one is returned.
+        """
+        key = match_key(question)
+        if not key:
+            return None
+        hit = self._exact.get(key)
+        if hit is not None:
+            return Match(hit[0], hit[1], "exact", 1.0)
+        tokens = key.split()
+        if len(tokens) < MIN_NEAR_TOKENS or not len(self._near_ids):
+            return None
+        q_hashes, _ = _shingle_hashes([_compact(key)])
+        qkeys = self._hasher.band_keys(self._hasher.signatures(q_hashes, np.zeros(1, dtype=np.int64)))[0]
+        hits: list[np.ndarray] = []
+        for band in range(NUM_BANDS):
+            sorted_keys = self._band_sorted[band]
+            lo = np.searchsorted(sorted_keys, qkeys[band], side="left")
+            hi = np.searchsorted(sorted_keys, qkeys[band], side="right")
+            if hi > lo:
+                hits.append(self._band_order[band, lo:hi])
+        if not hits:
+            return None
+        positions, band_counts = np.unique(np.concatenate(hits), return_counts=True)
+        if len(positions) > MAX_CANDIDATES:  # verify those sharing the most bands
+            positions = positions[np.argsort(-band_counts, kind="stable")[:MAX_CANDIDATES]]
+        cands = [self._keys[self._near_ids[pos]] for pos in positions]
+        c_hashes, c_starts = _shingle_hashes([_compact(c) for c in cands])
+        c_bounds = np.append(c_starts, len(c_hashes))
+        q_counts = Counter(tokens)
+        q_set = _unique(q_hashes)
+        q_weight = float(self._shingle_weights(q_set).sum())
+        best: Match | None = None
+        for i, cand in enumerate(cands):
+            word = self._word_similarity(q_counts, Counter(cand.split()))
+            char = self._shingle_similarity(q_set, q_weight, _unique(c_hashes[c_bounds[i] : c_bounds[i + 1]]))
+            # Report the check that passed; when both did, the more confident one.
+            passed: list[tuple[float, MatchKind]] = []
+            if word >= WORD_THRESHOLD:
+                passed.append((word, "ngram"))
+            if char >= CHAR_THRESHOLD:
+                passed.append((char, "minhash"))
+            if not passed:
+                continue
+            score, kind = max(passed)
+            if best is None or score > best.score:
+                question_text, file = self._exact[cand]
+                best = Match(question_text, file, kind, score)
+        return best
+
+    def _shingle_weights(self, hashes: np.ndarray) -> np.ndarray:
+        """Smoothed IDF of shingles from their buckets' counts; unseen: log(n + 1) + 1."""
+        df = self._shingle_df[(hashes >> np.uint64(64 - self._bucket_bits)).astype(np.int64)]
+        return np.log((self._n + 1) / (df.astype(np.float64) + 1)) + 1.0
+
+    def _word_similarity(self, a: Counter[str], b: Counter[str]) -> float:
+        """IDF-weighted Jaccard of two word multisets: sum of min counts over sum of max."""
+        inter = union = 0.0
+        for word in a.keys() | b.keys():
+            w = math.log((self._n + 1) / (self._word_df.get(word, 0) + 1)) + 1.0
+            ca, cb = a.get(word, 0), b.get(word, 0)
+            inter += w * min(ca, cb)
+            union += w * max(ca, cb)
+        return inter / union if union else 0.0
+
+    def _shingle_similarity(self, a: np.ndarray, a_weight: float, b: np.ndarray) -> float:
+        """IDF-weighted Jaccard of two sorted unique shingle-hash arrays (``a_weight``: a's total)."""
+        both = np.concatenate((a, b))
+        both.sort()
+        shared = both[1:][both[1:] == both[:-1]]
+        inter = float(self._shingle_weights(shared).sum())
+        union = a_weight + float(self._shingle_weights(b).sum()) - inter
+        return inter / union if union else 0.0
