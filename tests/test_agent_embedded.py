@@ -47,7 +47,8 @@ def test_three_styles_with_the_embedded_model(tmp_path: Path) -> None:
     item = QAItem(id="q-tessholm", question="Which country has Tessholm as its capital?", answer="Arvenland")
     settings = RolloutSettings(max_turns=3, max_tokens_per_turn=200, max_total_tokens=900, max_context_chars=8000,
                                max_observation_chars=1200, constrain=True, require_tool_first=True,
-                               max_thought_chars=200)
+                               max_thought_chars=200, action_schedule=("search", "visit", "answer"),
+                               answer_space="observed")
     cache = RequestCache(tmp_path / "cache.sqlite")
 
     with EmbeddedLLMServer(log_path=tmp_path / "llm.log") as server:
@@ -73,7 +74,7 @@ def test_three_styles_with_the_embedded_model(tmp_path: Path) -> None:
         assert t.steps and t.steps[0].action == "search", t.style  # constrained: a tool call comes first
         assert all(s.action in ("search", "visit", "answer") for s in t.steps), [s.invalid_reason for s in t.steps]
         assert all(s.think.strip() for s in t.steps)
-        assert "A Google search for" in t.steps[0].observation
+        assert t.steps[0].observation.startswith(("A Google search for", "No results found for"))
         assert t.model == MODEL_ALIAS and t.messages[0]["role"] == "system"
     tags = set(seed.tags)
     assert all(len(s.units) >= 2 and {u.tag for u in s.units} <= tags for s in trajs[2].steps)
