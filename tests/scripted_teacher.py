@@ -43,6 +43,11 @@ def scripted_teacher(request: RecordedRequest, *, faulty: bool = True):  # type:
         answer = years[0] if years else "unknown"
         return reply(json.dumps({"question": q, "answer": answer, "aliases": [], "type": "temporal",
                                  "reasoning": "found in the last document"}))
+    if "You grade answers to research questions" in system:  # answer judge
+        ref = re.search(r"^Reference answer: (.*)$", user, re.MULTILINE)
+        ans = re.search(r"^Response's final answer: (.*)$", user, re.MULTILINE)
+        same = bool(ref and ans and ref.group(1).strip().lower() == ans.group(1).strip().lower())
+        return reply(json.dumps({"correct": "yes" if same else "no", "reason": "compared with the reference"}))
     if "description that identifies it" in system:
         return reply('{"description": "the place discussed in a recent encyclopedia entry"}')
     if "<tools>" in system:
