@@ -1,0 +1,88 @@
+"""Reward arithmetic (Atom-Searcher curriculum blend, format penalty) and RRM output parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill.rrm import parse_scores
+from train.rewards import (
+    aggregate_atr,
+    atom_searcher_reward,
+    check_format,
+    curriculum_alpha,
+    outcome_f1,
+    webdancer_reward,
+)
+
+TOOLS = frozenset({"search", "visit"})
+CALL = '<think>look it up</think>\n<tool_call>{"name": "search", "arguments": {"query": ["x"]}}</tool_call>'
+ANSWER = "<think>found it</think>\n<answer>Paris</answer>"
+
+
+def test_alpha_decays_linearly_to_zero() -> None:
+    assert curriculum_alpha(0, 100) == 0.5
+    assert curriculum_alpha(50, 100) == pytest.approx(0.25)
+    assert curriculum_alpha(100, 100) == 0.0
+    assert curriculum_alpha(150, 100) == 0.0 and curriculum_alpha(0, 10, alpha0=0.8) == 0.8
+    with pytest.raises(ValueError):
+        curriculum_alpha(0, 0)
+
+
+def test_blend_and_format_penalty() -> None:
+    assert atom_searcher_reward(False, 1.0, 1.0, 0.5) == -1.0
+    assert atom_searcher_reward(True, 0.4, 0.8, 0.5) == pytest.approx(0.6)
+    assert atom_searcher_reward(True, 0.4, 0.8, 0.0) == pytest.approx(0.4)
+    assert atom_searcher_reward(True, 0.4, None, 0.5) == pytest.approx(0.4)  # no usable RRM grade: outcome only
+    assert webdancer_reward(True, True) == pytest.approx(1.0) and webdancer_reward(True, False) == pytest.approx(0.1)
+    assert webdancer_reward(False, False) == 0.0
+
+
+def test_format_validity() -> None:
+    assert check_format([CALL, ANSWER], TOOLS).valid and check_format([CALL, ANSWER], TOOLS).answer == "Paris"
+    assert check_format([ANSWER], TOOLS).valid
+    bad = {
+        "no_answer": [CALL],
+        "turn0:answer_before_end": [ANSWER, ANSWER],
+        "turn0:think_after_action": ["<answer>Paris</answer><think>hm</think>"],
+        "turn0:nested_answer": ["<think>hm\n<answer>Paris</answer>"],
+        "turn0:unclosed_answer": ["<think>hm</think>\n<answer>Paris"],
+        "turn0:unknown_tool": ['<think>a</think><tool_call>{"name": "shell", "arguments": {}}</tool_call>', ANSWER],
+        "turn0:bad_json": ['<think>a</think><tool_call>{"name": search}</tool_call>', ANSWER],
+        "turn0:self_observation": [CALL + "<tool_response>made up</tool_response>", ANSWER],
+        "no_turns": [],
+    }
+    for reason, turns in bad.items():
+        verdict = check_format(turns, TOOLS)
+        assert not verdict.valid and verdict.reason == reason, (reason, verdict)
+
+
+def test_outcome_f1_uses_aliases() -> None:
+    assert outcome_f1("the city of Paris", "Paris") == pytest.approx(2 * 1 / (4 + 1))
+    assert outcome_f1("Lutetia", "Paris", ["Lutetia"]) == 1.0
+    assert outcome_f1("", "Paris") == 0.0
+
+
+def test_atr_aggregation_skips_ungraded() -> None:
+    assert aggregate_atr([0.2, None, 0.8]) == pytest.approx(0.5)
+    assert aggregate_atr([None, None]) is None
+    assert aggregate_atr([0.2, 0.8], "min") == 0.2
+    assert aggregate_atr([0.0, 1.0], "late_weighted") == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        aggregate_atr([0.5], "max")  # type: ignore[arg-type]
+
+
+def test_rrm_parsing_is_robust() -> None:
+    ok = parse_scores(json.dumps({"scores": [{"index": 2, "score": 0.9, "rationale": "good"},
+                                             {"index": 1, "score": 1.7, "rationale": "x"}]}), 3)
+    assert ok.scores == [1.0, 0.9, None] and ok.error == "partial" and ok.rationales[1] == "good"
+    assert parse_scores('{"scores": [0.1, 0.3]}', 2).scores == [0.1, 0.3]
+    lines = parse_scores("[1] 0.5 sensible\n[2]: 0.25 weak", 2)
+    assert lines.scores == [0.5, 0.25] and lines.error == ""
+    for junk in (None, "", "I think they are all fine", '{"scores": "high"}', '{"scores": [{"score": "NaN?"}]}'):
+        parsed = parse_scores(junk, 2)
+        assert parsed.scores == [None, None] and parsed.error == "malformed", junk
+    truncated = parse_scores('{"scores": [{"index": 1, "score": 0.7, "rationale": "fi', 2)
+    assert truncated.scores[1] is None
+    assert aggregate_atr(parse_scores("nonsense", 3).scores) is None
