@@ -370,5 +370,9 @@ def _decontaminate_question(raw: bytes) -> str | None:
     return question if isinstance(question, str) and question.strip() else None
 
 
+from pipelines.cli_filter import filter_command  # noqa: E402  (its own module: it is long)
+
+main.add_command(filter_command)
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,118 @@
+"""All trajectory filters in order, with one verdict per record and the funnel.
+
+Order: validity, repetition, bounds, correctness (per record), then majority voting (per
+question and style) and near-duplicates (across records). Every per-record rule runs on
+every record, so ``reasons`` lists all of a record's problems; ``stage_dropped`` names the
+first stage that dropped it, which is where the funnel counts it. Voting counts only the
+rollouts that passed the stages before it (a malformed rollout has no say), and dedup runs
+last over the survivors, so the first good copy of a trajectory is the one kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from distill.agent.trajectory import Trajectory
+from filters.dedup import DedupSettings, near_duplicates
+from filters.funnel import Funnel
+from filters.rules import RuleSettings, check_bounds, check_correctness, check_repetition, check_validity, model_text
+from filters.voting import VoteSettings, majority_vote
+
+STAGES: tuple[str, ...] = ("validity", "repetition", "bounds", "correctness", "voting", "dedup")
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSettings:
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    voting: VoteSettings = field(default_factory=VoteSettings)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+    stages: tuple[str, ...] = STAGES  # drop "correctness" to record scores without enforcing them
+
+
+@dataclass(slots=True)
+class Decision:
+    id: str
+    keep: bool
+    reasons: list[str]
+    stage_dropped: str  # "" when kept
+    vote_share: float | None = None
+    f1: float | None = None
+    em: float | None = None
+
+
+@dataclass(slots=True)
+class FilterResult:
+    kept: list[Trajectory]
+    decisions: list[Decision]  # one per input, in input order
+    funnel: Funnel
+
+
+DECISION_SCHEMA = pl.Schema({"id": pl.String, "keep": pl.Boolean, "reasons": pl.List(pl.String),
+                             "stage_dropped": pl.String, "vote_share": pl.Float64, "f1": pl.Float64,
+                             "em": pl.Float64})
+
+
+def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = None, *,
+                judge: Mapping[str, bool] | None = None) -> FilterResult:
+    s = settings or FilterSettings()
+    unknown = set(s.stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown filter stages {sorted(unknown)}; known: {', '.join(STAGES)}")
+    judge = judge or {}
+    per_record = {"validity": check_validity, "repetition": check_repetition, "bounds": check_bounds}
+    reasons: list[dict[str, list[str]]] = []
+    scores: list[tuple[float | None, float | None]] = []
+    for t in trajs:
+        found = {name: fn(t, s.rules) for name, fn in per_record.items() if name in s.stages}
+        why, f1, em = check_correctness(t, s.rules, judge.get(t.id))
+        if "correctness" in s.stages:
+            found["correctness"] = why
+        reasons.append(found)
+        scores.append((f1, em))
+
+    def first_failure(found: dict[str, list[str]]) -> str:
+        return next((stage for stage in STAGES if found.get(stage)), "")
+
+    alive = [first_failure(r) == "" for r in reasons]
+    # The vote share is recorded even when voting does not decide.
+    votes = majority_vote([t for t, ok in zip(trajs, alive, strict=True) if ok], s.voting)
+    shares = {i: v.share for i, v in votes.items()}
+    if "voting" in s.stages:
+        for t, found, ok in zip(trajs, reasons, alive, strict=True):
+            if ok:
+                found["voting"] = votes[t.id].reasons(s.voting)
+    alive = [first_failure(r) == "" for r in reasons]
+    if "dedup" in s.stages:
+        idx = [i for i, ok in enumerate(alive) if ok]
+        dups = near_duplicates([trajs[i].question + "\n" + model_text(trajs[i]) for i in idx], s.dedup)
+        for i, dup in zip(idx, dups, strict=True):
+            if dup is not None:
+                reasons[i]["dedup"] = ["near_duplicate"]
+
+    decisions: list[Decision] = []
+    kept: list[Trajectory] = []
+    drops: dict[str, Counter[str]] = {stage: Counter() for stage in s.stages}
+    for t, found, (f1, em) in zip(trajs, reasons, scores, strict=True):
+        stage = first_failure(found)
+        flat = [r for st in STAGES for r in found.get(st, [])]
+        decisions.append(Decision(t.id, stage == "", flat, stage, shares.get(t.id), f1, em))
+        if stage:
+            drops[stage][found[stage][0]] += 1
+        else:
+            kept.append(t)
+    funnel = Funnel()
+    remaining = len(trajs)
+    for stage in (st for st in STAGES if st in s.stages):
+        funnel.add_stage(stage, remaining, drops[stage])
+        remaining -= sum(drops[stage].values())
+    return FilterResult(kept, decisions, funnel)
+
+
+def decisions_frame(decisions: Sequence[Decision]) -> pl.DataFrame:
+    rows = [{"id": d.id, "keep": d.keep, "reasons": d.reasons, "stage_dropped": d.stage_dropped,
+             "vote_share": d.vote_share, "f1": d.f1, "em": d.em} for d in decisions]
+    return pl.DataFrame(rows, schema=DECISION_SCHEMA) if rows else DECISION_SCHEMA.to_frame()

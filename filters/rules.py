@@ -1,0 +1,205 @@
+"""Rule filters over single trajectories (WebDancer §3.3): validity, repetition, bounds, correctness.
+
+Each rule is a pure function returning the reasons it would drop the record (empty: keep),
+so the caller can record *every* problem of a record, not just the first, and count drops
+per reason. Nothing here raises for what a model wrote; a trajectory is data.
+
+What counts as model-written text (for the n-gram and redundancy rules): the assistant
+messages only. Observations are the environment's words, and a page that repeats a phrase
+is not the model looping.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+from distill.agent.protocol import TOOL_RESPONSE_OPEN, parse_turn
+from distill.agent.trajectory import Trajectory
+from filters.metrics import Metric, best_em, best_f1
+
+_PROTOCOL_TAG = re.compile(r"</?(think|tool_call|answer|tool_response)>")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    ngram: int = 10
+    max_ngram_repeats: int = 4  # WebDancer: any 10-word sequence at most 4 times
+    thought_similarity: float = 90.0  # rapidfuzz ratio (0-100) of consecutive thoughts that counts as redundant
+    min_thought_chars: int = 40  # shorter thoughts ("Search again.") are allowed to look alike
+    max_same_call: int = 1  # identical (tool, arguments) calls allowed per trajectory
+    min_tool_calls: int = 1
+    max_tool_calls: int = 50
+    max_steps: int = 60
+    max_completion_tokens: int = 64_000
+    f1_threshold: float = 0.8
+    metric: Metric = "hotpotqa"
+
+
+# ---------------------------------------------------------------------------
+# validity
+# ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _tool_names(tools_json: str) -> frozenset[str] | None:
+    """Tool names the model was offered, or None when the record does not say (imports)."""
+    try:
+        schemas = json.loads(tools_json or "[]")
+    except ValueError:
+        return None
+    names = frozenset(str(s.get("function", s).get("name", "")) for s in schemas if isinstance(s, dict))
+    return names or None
+
+
+def tag_problem(text: str) -> str:
+    """The first structural problem of one assistant message's protocol tags, or ""."""
+    open_tag = ""
+    seen: list[str] = []
+    for m in _PROTOCOL_TAG.finditer(text):
+        name, closing = m.group(1), m.group(0)[1] == "/"
+        if not closing:
+            if open_tag:
+                return f"nested_{name}"
+            open_tag = name
+            seen.append(name)
+        elif open_tag != name:
+            return f"unbalanced_{name}"
+        else:
+            open_tag = ""
+    if open_tag:
+        return f"unclosed_{open_tag}"
+    if "think" in seen and seen[0] != "think":
+        return "think_after_action"
+    if seen.count("think") > 1:
+        return "multiple_think"
+    return ""
+
+
+def check_validity(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
+    """Format: finished with an answer, every turn well formed (tags balanced and ordered,
+    tool-call JSON an object naming an offered tool), no self-written observations."""
+    reasons: list[str] = []
+    if traj.finish_reason != "answer":
+        reasons.append(f"not_finished:{traj.finish_reason or 'unknown'}")
+    elif not traj.final_answer.strip():
+        reasons.append("empty_answer")
+    names = _tool_names(traj.tools_json)
+    known = names if names is not None else frozenset(s.action for s in traj.steps if s.action not in ("", "answer", "invalid"))
+    seen: set[str] = set()
+    for m in traj.messages:
+        if m["role"] != "assistant":
+            continue
+        text = m["content"]
+        reason = ""
+        if TOOL_RESPONSE_OPEN in text:
+            reason = "self_observation"
+        else:
+            problem = tag_problem(text)
+            if problem:
+                reason = f"bad_tags:{problem}"
+            else:
+                turn = parse_turn(text, known)
+                if turn.invalid_reason:
+                    reason = f"invalid_action:{turn.invalid_reason}"
+        if reason and reason not in seen:
+            seen.add(reason)
+            reasons.append(reason)
+    for s in traj.steps:  # a turn the loop answered with a correction (reasoning-channel turns included)
+        if s.invalid_reason:
+            reason = "self_observation" if s.invalid_reason == "self_observation" else f"invalid_action:{s.invalid_reason}"
+            if reason not in seen:
+                seen.add(reason)
+                reasons.append(reason)
+    return reasons
+
+
+# ---------------------------------------------------------------------------
+# repetition
+# ---------------------------------------------------------------------------
+
+
+def model_text(traj: Trajectory) -> str:
+    """Everything the model wrote: assistant messages and reasoning-channel thoughts."""
+    parts = [m["content"] for m in traj.messages if m["role"] == "assistant"]
+    parts += [s.think for s in traj.steps if s.think and s.think not in "".join(parts)]
+    return "\n".join(parts)
+
+
+def max_ngram_count(text: str, n: int) -> int:
+    """How often the most frequent n-word sequence occurs (lower-cased words, tags dropped)."""
+    words = _WORD.findall(_PROTOCOL_TAG.sub(" ", text).lower())
+    if len(words) < n:
+        return 0
+    counts = Counter(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+    return max(counts.values())
+
+
+def check_repetition(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
+    s = settings or RuleSettings()
+    reasons: list[str] = []
+    if max_ngram_count(model_text(traj), s.ngram) > s.max_ngram_repeats:
+        reasons.append("repeated_ngram")
+    calls = Counter((st.action, _canonical_args(st.arguments)) for st in traj.steps
+                    if st.action not in ("", "answer", "invalid"))
+    if calls and max(calls.values()) > s.max_same_call:
+        reasons.append("repeated_tool_call")
+    thoughts = [" ".join(st.think.split()) for st in traj.steps]
+    for a, b in zip(thoughts, thoughts[1:]):
+        if min(len(a), len(b)) >= s.min_thought_chars and fuzz.ratio(a, b) >= s.thought_similarity:
+            reasons.append("redundant_thought")
+            break
+    return reasons
+
+
+def _canonical_args(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments or "{}"), sort_keys=True, ensure_ascii=False)
+    except ValueError:
+        return arguments
+
+
+# ---------------------------------------------------------------------------
+# bounds and correctness
+# ---------------------------------------------------------------------------
+
+
+def check_bounds(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
+    s = settings or RuleSettings()
+    calls = sum(1 for st in traj.steps if st.action not in ("", "answer", "invalid"))
+    reasons = []
+    if calls < s.min_tool_calls:
+        reasons.append("too_few_tool_calls")
+    if calls > s.max_tool_calls:
+        reasons.append("too_many_tool_calls")
+    if len(traj.steps) > s.max_steps:
+        reasons.append("too_many_steps")
+    if sum(st.completion_tokens for st in traj.steps) > s.max_completion_tokens:
+        reasons.append("too_many_tokens")
+    return reasons
+
+
+def check_correctness(traj: Trajectory, settings: RuleSettings | None = None,
+                      verdict: bool | None = None) -> tuple[list[str], float | None, float | None]:
+    """(reasons, f1, em) of the final answer against the reference and its aliases.
+
+    No reference (imported data without answers): no reason, scores None. ``verdict`` is the
+    judge's (None: not asked or no usable reply, which is not a rejection)."""
+    s = settings or RuleSettings()
+    golds = [g for g in (traj.reference, *traj.aliases) if g]
+    if not golds:
+        return ([], None, None) if verdict is not False else (["judge_rejected"], None, None)
+    f1 = best_f1(traj.final_answer, golds, variant=s.metric)
+    em = best_em(traj.final_answer, golds, variant=s.metric)
+    reasons = []
+    if f1 < s.f1_threshold:
+        reasons.append("below_f1")
+    if verdict is False:
+        reasons.append("judge_rejected")
+    return reasons, f1, em

@@ -1,0 +1,101 @@
+"""``seekforge filter``: the rule-based trajectory filters over a JSONL file, one verdict per line.
+
+Streams the file (a million trajectories need not fit in memory), so only the rules that
+look at one record at a time run here, plus exact duplicate questions (a set of normalised
+questions seen so far). Majority voting and near-duplicate detection need the whole set and
+run in the ``scored_trajectories`` asset.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+STAGES = ("parse", "validity", "repetition", "bounds", "correctness", "duplicates")
+
+
+@click.command("filter")
+@click.argument("trajectory_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["seekforge", "webdancer"]), default="seekforge", show_default=True,
+              help="seekforge: Trajectory rows (seekforge convert --to seekforge); webdancer: WebDancer's JSONL.")
+@click.option("--min-tool-calls", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--max-tool-calls", default=50, show_default=True, type=click.IntRange(min=0))
+@click.option("--max-ngram-repeats", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Any 10-word sequence may occur at most this often in what the model wrote.")
+@click.option("--f1-threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1),
+              help="Correctness (only for records with a reference answer).")
+def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_tool_calls: int, max_ngram_repeats: int,
+                   f1_threshold: float) -> None:
+    """Run validity, repetition, bounds, duplicate-question and (with references) correctness rules.
+
+    Output: one JSON line per non-blank input line, {"index", "keep", "reasons"}, then a
+    summary line {"funnel": {stage: {"in", "kept", "drops"}}, "kept", "total"}. A line that
+    is not a trajectory is {"keep": false, "reasons": ["malformed_record"]}; reading goes on.
+    """
+    from distill.agent.formats import FormatError, from_webdancer
+    from distill.agent.trajectory import Trajectory
+    from filters.funnel import Funnel
+    from filters.metrics import normalize_answer
+    from filters.rules import RuleSettings, check_bounds, check_correctness, check_repetition, check_validity
+
+    rules = RuleSettings(min_tool_calls=min_tool_calls, max_tool_calls=max_tool_calls,
+                         max_ngram_repeats=max_ngram_repeats, f1_threshold=f1_threshold)
+    try:
+        stream = sys.stdin.buffer if str(trajectory_file) == "-" else trajectory_file.open("rb")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {trajectory_file}: {exc.strerror or exc}") from exc
+
+    drops: dict[str, Counter[str]] = {s: Counter() for s in STAGES}
+    questions: set[str] = set()
+    kept = total = 0
+    out = sys.stdout
+    try:
+        with stream:
+            for lineno, raw in enumerate(stream, start=1):
+                if not raw.strip():
+                    continue
+                found: dict[str, list[str]] = {}
+                try:
+                    obj = json.loads(raw.decode("utf-8"))
+                    if fmt == "webdancer":
+                        traj = from_webdancer(obj, line=lineno)
+                    elif isinstance(obj, dict):
+                        traj = Trajectory.from_row(obj)
+                    else:
+                        raise FormatError("not an object")
+                except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
+                    traj = None
+                    found["parse"] = ["malformed_record"]
+                if traj is not None:
+                    found["validity"] = check_validity(traj, rules)
+                    found["repetition"] = check_repetition(traj, rules)
+                    found["bounds"] = check_bounds(traj, rules)
+                    found["correctness"] = check_correctness(traj, rules)[0]
+                    key = normalize_answer(traj.question)
+                    if key in questions:
+                        found["duplicates"] = ["duplicate_question"]
+                stage = next((s for s in STAGES if found.get(s)), "")
+                if stage:
+                    drops[stage][found[stage][0]] += 1
+                else:
+                    kept += 1
+                    questions.add(normalize_answer(traj.question))  # type: ignore[union-attr]
+                reasons = [r for s in STAGES for r in found.get(s, [])]
+                out.write(json.dumps({"index": total, "keep": not stage, "reasons": reasons}, ensure_ascii=False) + "\n")
+                total += 1
+        funnel = Funnel()
+        remaining = total
+        for s in STAGES:
+            funnel.add_stage(s, remaining, drops[s])
+            remaining -= sum(drops[s].values())
+        out.write(json.dumps({"funnel": funnel.to_dict(), "kept": kept, "total": total}) + "\n")
+        out.flush()
+    except BrokenPipeError:  # `seekforge filter ... | head`
+        sys.stderr.close()
+        sys.exit(0)
+    except OSError as exc:
+        raise click.ClickException(f"error reading {trajectory_file}: {exc}") from exc
