@@ -160,17 +160,25 @@ class NearDuplicateIndex:
         self._kept_index: list[int] = []  # global index of each kept text
         self.seen = 0
 
-    def add(self, texts: Sequence[str]) -> list[int | None]:
-        """For each text: the global index of the earlier kept text it duplicates, or None (kept)."""
+    def sketch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(signatures, band keys, has-no-shingles) of a batch: the parallelisable part of :meth:`add`."""
         hashes, doc = shingle_hashes(texts, self.s.shingle_words)
         sig = signatures(hashes, doc, len(texts), self.s)
         with np.errstate(over="ignore"):
             keys = (sig.reshape(len(texts), self.s.bands, self.rows).astype(np.uint64) * self._band_mult).sum(
                 axis=2, dtype=np.uint64)
-        empty = np.bincount(doc, minlength=len(texts)) == 0
+        return sig, keys, np.bincount(doc, minlength=len(texts)) == 0
+
+    def add(self, texts: Sequence[str]) -> list[int | None]:
+        """For each text: the global index of the earlier kept text it duplicates, or None (kept)."""
+        return self.add_sketch(*self.sketch(texts))
+
+    def add_sketch(self, sig: np.ndarray, keys: np.ndarray, empty: np.ndarray) -> list[int | None]:
+        """:meth:`add` for a batch sketched elsewhere (e.g. in a worker process), in stream order."""
         out: list[int | None] = []
         buckets, kept = self._buckets, self._kept
-        for i in range(len(texts)):
+        need = self.s.threshold * self.s.num_perm
+        for i in range(len(sig)):
             gi = self.seen + i
             if empty[i]:
                 out.append(None)
@@ -183,7 +191,7 @@ class NearDuplicateIndex:
                     if pos in checked:
                         continue
                     checked.add(pos)
-                    if np.count_nonzero(kept[pos] == sig[i]) >= self.s.threshold * self.s.num_perm:
+                    if np.count_nonzero(kept[pos] == sig[i]) >= need:
                         dup = self._kept_index[pos]
                         break
                 if dup is not None:
@@ -195,7 +203,7 @@ class NearDuplicateIndex:
                 for band, key in enumerate(row):
                     buckets.setdefault((band, key), []).append(pos)
             out.append(dup)
-        self.seen += len(texts)
+        self.seen += len(sig)
         return out
 
 

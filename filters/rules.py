@@ -17,9 +17,10 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from rapidfuzz import fuzz
 
-from distill.agent.protocol import TOOL_RESPONSE_OPEN, parse_turn
+from distill.agent.protocol import TOOL_RESPONSE_OPEN
 from distill.agent.trajectory import Trajectory
 from filters.metrics import Metric, best_em, best_f1
 
@@ -84,39 +85,39 @@ def tag_problem(text: str) -> str:
 
 def check_validity(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
     """Format: finished with an answer, every turn well formed (tags balanced and ordered,
-    tool-call JSON an object naming an offered tool), no self-written observations."""
+    tool-call JSON an object naming an offered tool), no self-written observations.
+
+    Tags are checked on the messages; the action of each turn is read from ``steps``, which
+    the rollout loop and every importer build with the protocol parser from the same
+    messages (re-parsing every turn here would double the cost at a million records)."""
     reasons: list[str] = []
     if traj.finish_reason != "answer":
         reasons.append(f"not_finished:{traj.finish_reason or 'unknown'}")
     elif not traj.final_answer.strip():
         reasons.append("empty_answer")
     names = _tool_names(traj.tools_json)
-    known = names if names is not None else frozenset(s.action for s in traj.steps if s.action not in ("", "answer", "invalid"))
     seen: set[str] = set()
+
+    def add(reason: str) -> None:
+        if reason not in seen:
+            seen.add(reason)
+            reasons.append(reason)
+
     for m in traj.messages:
         if m["role"] != "assistant":
             continue
         text = m["content"]
-        reason = ""
         if TOOL_RESPONSE_OPEN in text:
-            reason = "self_observation"
-        else:
-            problem = tag_problem(text)
-            if problem:
-                reason = f"bad_tags:{problem}"
-            else:
-                turn = parse_turn(text, known)
-                if turn.invalid_reason:
-                    reason = f"invalid_action:{turn.invalid_reason}"
-        if reason and reason not in seen:
-            seen.add(reason)
-            reasons.append(reason)
-    for s in traj.steps:  # a turn the loop answered with a correction (reasoning-channel turns included)
-        if s.invalid_reason:
-            reason = "self_observation" if s.invalid_reason == "self_observation" else f"invalid_action:{s.invalid_reason}"
-            if reason not in seen:
-                seen.add(reason)
-                reasons.append(reason)
+            add("self_observation")
+            continue
+        problem = tag_problem(text)
+        if problem:
+            add(f"bad_tags:{problem}")
+    for st in traj.steps:
+        if st.invalid_reason:
+            add("self_observation" if st.invalid_reason == "self_observation" else f"invalid_action:{st.invalid_reason}")
+        elif names is not None and st.action not in ("", "answer") and st.action not in names:
+            add("invalid_action:unknown_tool")
     return reasons
 
 
@@ -128,17 +129,33 @@ def check_validity(traj: Trajectory, settings: RuleSettings | None = None) -> li
 def model_text(traj: Trajectory) -> str:
     """Everything the model wrote: assistant messages and reasoning-channel thoughts."""
     parts = [m["content"] for m in traj.messages if m["role"] == "assistant"]
-    parts += [s.think for s in traj.steps if s.think and s.think not in "".join(parts)]
-    return "\n".join(parts)
+    written = "\n".join(parts)
+    extra = [s.think for s in traj.steps if s.think and s.think not in written]
+    return "\n".join([written, *extra]) if extra else written
 
 
 def max_ngram_count(text: str, n: int) -> int:
-    """How often the most frequent n-word sequence occurs (lower-cased words, tags dropped)."""
+    """How often the most frequent n-word sequence occurs (lower-cased words, tags dropped).
+
+    Words become 64-bit ids (a collision would need two distinct words with equal Python
+    hashes, within one text), n-grams a wrapping polynomial over the ids, counted with NumPy:
+    ~10x faster than counting joined strings, which matters at a million trajectories."""
     words = _WORD.findall(_PROTOCOL_TAG.sub(" ", text).lower())
-    if len(words) < n:
+    m = len(words) - n + 1
+    if m <= 0:
         return 0
-    counts = Counter(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
-    return max(counts.values())
+    ids = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+    with np.errstate(over="ignore"):
+        key = ids[:m].copy()
+        for j in range(1, n):
+            key *= _NGRAM_MULT
+            key += ids[j:j + m]
+    key.sort()
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1], [True])))
+    return int(np.diff(starts).max())
+
+
+_NGRAM_MULT = np.uint64(0x9E3779B97F4A7C15)
 
 
 def check_repetition(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
@@ -146,8 +163,7 @@ def check_repetition(traj: Trajectory, settings: RuleSettings | None = None) -> 
     reasons: list[str] = []
     if max_ngram_count(model_text(traj), s.ngram) > s.max_ngram_repeats:
         reasons.append("repeated_ngram")
-    calls = Counter((st.action, _canonical_args(st.arguments)) for st in traj.steps
-                    if st.action not in ("", "answer", "invalid"))
+    calls = Counter((st.action, st.arguments) for st in traj.steps if st.action not in ("", "answer", "invalid"))
     if calls and max(calls.values()) > s.max_same_call:
         reasons.append("repeated_tool_call")
     thoughts = [" ".join(st.think.split()) for st in traj.steps]
@@ -156,13 +172,6 @@ def check_repetition(traj: Trajectory, settings: RuleSettings | None = None) -> 
             reasons.append("redundant_thought")
             break
     return reasons
-
-
-def _canonical_args(arguments: str) -> str:
-    try:
-        return json.dumps(json.loads(arguments or "{}"), sort_keys=True, ensure_ascii=False)
-    except ValueError:
-        return arguments
 
 
 # ---------------------------------------------------------------------------
