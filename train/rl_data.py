@@ -1,0 +1,149 @@
+"""Held-out questions as RL prompts, with the pass rate their rollouts reached.
+
+Why pass rates: DAPO's dynamic sampling (REFERENCE §7) drops groups whose rollouts are all
+correct or all wrong, because every advantage in such a group is zero and the step learns
+nothing from it. The rollouts the pipeline already ran for these questions estimate that
+in advance, so questions that are too easy or too hard for the teacher are left out before
+any GPU time is spent on them. RL questions must also be disjoint from the SFT questions,
+or RL would reward answers the model was just taught.
+
+A record's ``prompt`` is the conversational system + user messages of one rollout, so
+TRL's ``GRPOTrainer`` can use it directly; ``answer`` and ``aliases`` are dataset columns
+that reward functions receive as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from distill.agent.trajectory import STYLES, Trajectory
+from train.staging import dataset_from_rows, save_dataset, staged_dir
+
+log = logging.getLogger(__name__)
+
+DROP_REASONS = ("in_sft", "too_few_rollouts", "all_correct", "all_wrong")
+
+#: Where :func:`save_rl_dataset` puts things, relative to its ``out_dir`` (the card's configs point here).
+RL_LAYOUT = {
+    "dataset": "dataset",
+    "parquet": "parquet/train.parquet",
+    "card": "README.md",
+}
+
+
+def rl_features() -> Any:
+    """The fixed schema of the RL dataset."""
+    from datasets import Features, List, Value
+
+    return Features({
+        "prompt": List({"role": Value("string"), "content": Value("string")}),
+        "question": Value("string"),
+        "answer": Value("string"),
+        "aliases": List(Value("string")),
+        "question_id": Value("string"),
+        "k": Value("int32"),
+        "n_correct": Value("int32"),
+        "pass_rate": Value("float64"),
+        "style": Value("string"),
+        "prompt_id": Value("string"),
+        "source_format": Value("string"),
+    })
+
+
+def _prompt_rollout(rollouts: Sequence[Trajectory]) -> Trajectory:
+    """The rollout whose prompt the record uses: a deterministic choice (style order of
+    :data:`STYLES`, then sample index, then id), so reruns give the same dataset."""
+    def key(t: Trajectory) -> tuple[int, int, str]:
+        return (STYLES.index(t.style) if t.style in STYLES else len(STYLES), t.sample_index, t.id)
+    return min(rollouts, key=key)
+
+
+def _prompt_messages(t: Trajectory) -> list[dict[str, str]]:
+    """System (if any) and the first user message: what the model sees before its first turn."""
+    out: list[dict[str, str]] = []
+    for m in t.messages:
+        if m["role"] == "system" and not out:
+            out.append({"role": "system", "content": m["content"]})
+        elif m["role"] == "user":
+            out.append({"role": "user", "content": m["content"]})
+            return out
+        else:
+            break
+    raise ValueError(f"trajectory {t.id} (question {t.question_id}) has no user message before its first turn")
+
+
+def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], sft_question_ids: set[str],
+               min_rollouts: int = 2) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """One record per question (sorted by ``question_id``) and the count of dropped questions by reason.
+
+    ``correct`` maps trajectory id to the judged verdict; ``None`` (no answer to judge)
+    counts as wrong, a missing id is an error because the pass rate would silently shrink.
+    Rollouts that ended in ``error`` (the endpoint failed, not the model) are not counted.
+    Questions are dropped, in this order, as ``in_sft``, ``too_few_rollouts`` (fewer than
+    ``min_rollouts`` counted), ``all_correct`` (pass rate 1) or ``all_wrong`` (pass rate 0).
+    """
+    if min_rollouts < 1:
+        raise ValueError(f"min_rollouts must be >= 1, got {min_rollouts}")
+    by_question: dict[str, list[Trajectory]] = defaultdict(list)
+    for t in trajs:
+        if t.finish_reason == "error":
+            continue
+        if t.id not in correct:
+            raise ValueError(f"no correctness verdict for trajectory {t.id} (question {t.question_id}); "
+                             "pass every rollout's verdict in `correct`")
+        by_question[t.question_id].append(t)
+    records: list[dict[str, Any]] = []
+    drops: Counter[str] = Counter()
+    for qid in sorted(by_question):
+        rollouts = by_question[qid]
+        if qid in sft_question_ids:
+            drops["in_sft"] += 1
+            continue
+        k = len(rollouts)
+        if k < min_rollouts:
+            drops["too_few_rollouts"] += 1
+            continue
+        n_correct = sum(1 for t in rollouts if correct[t.id])
+        if n_correct == k:
+            drops["all_correct"] += 1
+            continue
+        if n_correct == 0:
+            drops["all_wrong"] += 1
+            continue
+        head = _prompt_rollout(rollouts)
+        records.append({
+            "prompt": _prompt_messages(head),
+            "question": head.question,
+            "answer": head.reference,
+            "aliases": list(head.aliases),
+            "question_id": qid,
+            "k": k,
+            "n_correct": n_correct,
+            "pass_rate": n_correct / k,
+            "style": head.style,
+            "prompt_id": head.prompt_id,
+            "source_format": head.source_format,
+        })
+    log.info("rl_records: %d questions kept, dropped %s", len(records), dict(drops) or "none")
+    return records, drops
+
+
+def save_rl_dataset(records: Sequence[Mapping[str, Any]], out_dir: str | Path, card_md: str) -> dict[str, Path]:
+    """Write the records with ``datasets.Dataset.save_to_disk``, a Parquet copy and the card.
+
+    Layout: :data:`RL_LAYOUT`; built beside ``out_dir`` and swapped in at the end, so a
+    reader never sees half a dataset. Returns the written paths by :data:`RL_LAYOUT` key.
+    """
+    ds = dataset_from_rows(records, rl_features())
+    out_dir = Path(out_dir)
+    with staged_dir(out_dir) as tmp:
+        save_dataset(ds, tmp / RL_LAYOUT["dataset"])
+        (tmp / RL_LAYOUT["parquet"]).parent.mkdir(parents=True)
+        ds.to_parquet(str(tmp / RL_LAYOUT["parquet"]))
+        (tmp / RL_LAYOUT["card"]).write_text(card_md, encoding="utf-8")
+    log.info("saved RL dataset: %d prompts to %s", len(records), out_dir)
+    return {k: out_dir / v for k, v in RL_LAYOUT.items()}
