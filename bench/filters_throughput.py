@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from distill.agent.trajectory import Step, Trajectory  # noqa: E402
-from filters.dedup import DedupSettings, NearDuplicateIndex  # noqa: E402
+from filters.dedup import DedupSettings, duplicates_of, sketch  # noqa: E402
 from filters.rules import RuleSettings, check_repetition, check_validity, model_text  # noqa: E402
 
 TOOLS = frozenset({"search", "visit"})
@@ -108,8 +108,7 @@ def ours_chunk(args: tuple[int, int, int]) -> tuple[int, Counter[str], tuple[np.
     start, stop, seed = args
     trajs = [make(i, seed) for i in range(start, stop)]
     counts = _rules(trajs)
-    sketch = NearDuplicateIndex(DedupSettings()).sketch([t.question + "\n" + model_text(t) for t in trajs])
-    return start, counts, sketch
+    return start, counts, sketch([t.question + "\n" + model_text(t) for t in trajs], DedupSettings())
 
 
 def _shingles(text: str, k: int = 5) -> list[bytes]:
@@ -140,10 +139,15 @@ def run(which: str, rows: int, workers: int, seed: int) -> dict[str, float]:
     dups = 0
     with ProcessPoolExecutor(workers) as pool:
         if which == "seekforge":
-            index = NearDuplicateIndex(DedupSettings())
-            for _, c, sketch in pool.map(ours_chunk, chunks):  # map keeps stream order
+            n = rows
+            s = DedupSettings()
+            sig = np.empty((n, s.num_perm), dtype=np.uint32)
+            keys = np.empty((n, s.bands), dtype=np.uint64)
+            empty = np.empty(n, dtype=bool)
+            for start, c, (sg, ky, em) in pool.map(ours_chunk, chunks):
                 counts += c
-                dups += sum(d is not None for d in index.add_sketch(*sketch))
+                sig[start:start + len(sg)], keys[start:start + len(sg)], empty[start:start + len(sg)] = sg, ky, em
+            dups = int(np.count_nonzero(duplicates_of(sig, keys, empty, s.threshold) >= 0))
         else:
             import datasketch
 

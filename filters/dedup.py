@@ -3,7 +3,8 @@
 Why not ``datasketch`` directly: it hashes every shingle with SHA-1 in Python and builds one
 object per record, which is the bottleneck at a million trajectories (see
 ``bench/filters_throughput.py``). This module hashes all shingles of a batch in NumPy and
-computes every signature with one pass per permutation. The MinHash itself is datasketch's
+computes every signature with one pass per permutation, and the LSH bucketing is a sort
+per band instead of a dict per key (a million trajectories in well under 4 GB). The MinHash itself is datasketch's
 default scheme ("affine32": the MurmurHash3 32-bit finalizer, then ``a*h + b`` modulo 2**32
 with datasketch's permutation parameters for the same seed), so for the same shingle hash
 values the signatures are bit-identical to ``datasketch.MinHash`` (tested), and its
@@ -145,74 +146,64 @@ def signatures(hashes: np.ndarray, doc: np.ndarray, n_docs: int, settings: Dedup
     return sig
 
 
-class NearDuplicateIndex:
-    """Streaming LSH: feed batches in order; each text is compared with the kept texts before it."""
+def band_multipliers(settings: DedupSettings) -> np.ndarray:
+    rows = settings.num_perm // settings.bands
+    return np.random.default_rng(settings.seed).integers(1, 2**63, size=rows, dtype=np.uint64) | np.uint64(1)
 
-    def __init__(self, settings: DedupSettings | None = None) -> None:
-        self.s = settings or DedupSettings()
-        if self.s.num_perm % self.s.bands:
-            raise ValueError("num_perm must be a multiple of bands")
-        self.rows = self.s.num_perm // self.s.bands
-        rng = np.random.default_rng(self.s.seed)
-        self._band_mult = rng.integers(1, 2**63, size=self.rows, dtype=np.uint64) | np.uint64(1)
-        self._buckets: dict[tuple[int, int], list[int]] = {}
-        self._kept: list[np.ndarray] = []  # signatures of kept texts, by kept position
-        self._kept_index: list[int] = []  # global index of each kept text
-        self.seen = 0
 
-    def sketch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(signatures, band keys, has-no-shingles) of a batch: the parallelisable part of :meth:`add`."""
-        hashes, doc = shingle_hashes(texts, self.s.shingle_words)
-        sig = signatures(hashes, doc, len(texts), self.s)
-        with np.errstate(over="ignore"):
-            keys = (sig.reshape(len(texts), self.s.bands, self.rows).astype(np.uint64) * self._band_mult).sum(
-                axis=2, dtype=np.uint64)
-        return sig, keys, np.bincount(doc, minlength=len(texts)) == 0
+def sketch(texts: Sequence[str], settings: DedupSettings | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(signatures (n, num_perm) uint32, band keys (n, bands) uint64, has-no-shingles (n,) bool).
 
-    def add(self, texts: Sequence[str]) -> list[int | None]:
-        """For each text: the global index of the earlier kept text it duplicates, or None (kept)."""
-        return self.add_sketch(*self.sketch(texts))
+    The parallelisable part: sketches of consecutive batches (e.g. from worker processes)
+    concatenate into the sketch of the whole stream."""
+    s = settings or DedupSettings()
+    if s.num_perm % s.bands:
+        raise ValueError("num_perm must be a multiple of bands")
+    hashes, doc = shingle_hashes(texts, s.shingle_words)
+    sig = signatures(hashes, doc, len(texts), s)
+    with np.errstate(over="ignore"):
+        keys = (sig.reshape(len(texts), s.bands, -1).astype(np.uint64) * band_multipliers(s)).sum(axis=2,
+                                                                                                  dtype=np.uint64)
+    return sig, keys, np.bincount(doc, minlength=len(texts)) == 0
 
-    def add_sketch(self, sig: np.ndarray, keys: np.ndarray, empty: np.ndarray) -> list[int | None]:
-        """:meth:`add` for a batch sketched elsewhere (e.g. in a worker process), in stream order."""
-        out: list[int | None] = []
-        buckets, kept = self._buckets, self._kept
-        need = self.s.threshold * self.s.num_perm
-        for i in range(len(sig)):
-            gi = self.seen + i
-            if empty[i]:
-                out.append(None)
-                continue
-            row = keys[i].tolist()
-            dup = None
-            checked: set[int] = set()
-            for band, key in enumerate(row):
-                for pos in buckets.get((band, key), ()):
-                    if pos in checked:
-                        continue
-                    checked.add(pos)
-                    if np.count_nonzero(kept[pos] == sig[i]) >= need:
-                        dup = self._kept_index[pos]
-                        break
-                if dup is not None:
-                    break
-            if dup is None:
-                pos = len(kept)
-                kept.append(sig[i])
-                self._kept_index.append(gi)
-                for band, key in enumerate(row):
-                    buckets.setdefault((band, key), []).append(pos)
-            out.append(dup)
-        self.seen += len(sig)
-        return out
+
+def duplicates_of(sig: np.ndarray, keys: np.ndarray, empty: np.ndarray, threshold: float) -> np.ndarray:
+    """For each row, the index of the earliest earlier row it near-duplicates (directly or through a
+    chain of near-duplicates), or -1 when it is the first of its kind. Vectorised per band: a row's
+    candidates are the first rows of its LSH buckets; the earliest candidate whose estimated
+    Jaccard reaches ``threshold`` wins. Memory: the sketches plus a few (n,) arrays."""
+    n, bands = keys.shape
+    need = threshold * sig.shape[1]
+    best = np.full(n, n, dtype=np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    for b in range(bands):
+        order = np.argsort(keys[:, b], kind="stable")
+        k = keys[order, b]
+        run_start = np.concatenate(([True], k[1:] != k[:-1]))
+        first = order[np.maximum.accumulate(np.where(run_start, np.arange(n), 0))]
+        rep = np.empty(n, dtype=np.int64)
+        rep[order] = first  # first row of each row's bucket in this band (smallest index: stable sort)
+        cand = np.flatnonzero((rep < idx) & (rep < best) & ~empty & ~empty[rep])
+        if len(cand) == 0:
+            continue
+        close = np.count_nonzero(sig[cand] == sig[rep[cand]], axis=1) >= need
+        best[cand[close]] = rep[cand[close]]
+    dup = np.where(best < n, best, -1)
+    while True:  # follow chains to the first row of each group
+        parent = np.where(dup >= 0, dup, idx)
+        root = np.where(dup[parent] >= 0, dup[parent], parent)
+        nxt = np.where(dup >= 0, root, -1)
+        if np.array_equal(nxt, dup):
+            return dup
+        dup = nxt
 
 
 def near_duplicates(texts: Sequence[str], settings: DedupSettings | None = None) -> list[int | None]:
-    """For each text, the index of an earlier kept text whose estimated Jaccard similarity
-    reaches the threshold, else None. The first of a group is kept, later ones point at it."""
+    """For each text, the index of an earlier text whose estimated Jaccard similarity reaches the
+    threshold (the first text of its group), else None. The first of a group is kept."""
     s = settings or DedupSettings()
-    index = NearDuplicateIndex(s)
-    out: list[int | None] = []
-    for start in range(0, len(texts), s.batch):
-        out += index.add(texts[start:start + s.batch])
-    return out
+    if not texts:
+        return []
+    parts = [sketch(texts[i:i + s.batch], s) for i in range(0, len(texts), s.batch)]
+    sig, keys, empty = (np.concatenate([p[j] for p in parts]) for j in range(3))
+    return [None if d < 0 else int(d) for d in duplicates_of(sig, keys, empty, s.threshold)]

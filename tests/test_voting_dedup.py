@@ -108,3 +108,14 @@ def test_run_filters_decisions_and_funnel() -> None:
     assert rec[ts[2].id].f1 == 0.0 and rec[ts[2].id].stage_dropped == "voting"  # scores recorded, not enforced
     with pytest.raises(ValueError):
         run_filters(ts, FilterSettings(stages=("validity", "magic")))
+
+
+def test_duplicate_chains_resolve_to_the_first_of_the_group() -> None:
+    from filters.dedup import duplicates_of
+
+    sig = np.array([[1, 1, 1, 1], [1, 1, 1, 2], [1, 1, 2, 2], [7, 7, 7, 7]], dtype=np.uint32)
+    keys = np.array([[10, 20], [10, 21], [11, 21], [12, 22]], dtype=np.uint64)  # 0~1 share band 0, 1~2 band 1
+    empty = np.zeros(4, dtype=bool)
+    assert duplicates_of(sig, keys, empty, 0.75).tolist() == [-1, 0, 0, -1]
+    assert duplicates_of(sig, keys, empty, 1.0).tolist() == [-1, -1, -1, -1]  # same bucket, not similar enough
+    assert duplicates_of(sig, keys, np.array([False, True, False, False]), 0.75).tolist() == [-1, -1, -1, -1]
