@@ -190,3 +190,22 @@ class AgentToolsResource(dg.ConfigurableResource):
                 yield ToolBox(tools, tool_cache)
         finally:
             await backend.aclose()
+
+
+class ModelsResource(dg.ConfigurableResource):
+    """Where trainable models come from and where converted ones are kept.
+
+    ``base_model='embedded'`` is the SmolLM2-135M GGUF the embedded LLM serves, converted
+    once into a trainable Hugging Face directory under ``cache_dir`` (default: ``models/``
+    in the data dir; point several data dirs at one cache with ``SEEKFORGE_MODEL_CACHE``,
+    since the conversion costs ~40 s and its output never changes). Any other value is a
+    local model directory: nothing is downloaded from a hub."""
+
+    base_model: str = Field(default="embedded", description="'embedded' or a local HF model directory.")
+    cache_dir: str = Field(default="", description="Converted models; empty = <data_dir>/models.")
+
+    def base_model_path(self, storage: StorageResource) -> Path:
+        from train.base_model import resolve_base_model
+
+        cache = Path(self.cache_dir).expanduser() if self.cache_dir else storage.path("models", "base")
+        return resolve_base_model(self.base_model, cache)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.crawl import SOURCES, crawl_seeds, search_index, web_pages
+from assets.datasets import rl_dataset, scored_trajectories, sft_dataset
 from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
 from assets.trajectories import atomic_prompts, trajectories
 
@@ -34,14 +35,21 @@ agent_job = dg.define_asset_job(
     description="Expand the atomic-thought prompts and roll out the agent in all three styles over qa_pool.",
 )
 
-# The main job: crawl -> index -> QA -> trajectories. It grows with later stages (trajectories, datasets).
+datasets_job = dg.define_asset_job(
+    "datasets_job",
+    selection=dg.AssetSelection.assets(scored_trajectories, sft_dataset, rl_dataset),
+    description="Score and filter the rollouts (funnel), then build the SFT and RL datasets.",
+)
+
+# The main job: crawl -> index -> QA -> trajectories -> filters -> datasets. Training joins it in #6.
 refresh_job = dg.define_asset_job(
     "refresh_job",
     selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool,
-                                       atomic_prompts, *trajectories),
+                                       atomic_prompts, *trajectories, scored_trajectories, sft_dataset, rl_dataset),
     tags=ALL_SOURCES_TAGS,
     description="Crawl all sources, rebuild the search index, synthesize QA into qa_pool, roll out the agent "
-                "(short, long, atomic). Cached LLM answers and tool results make unchanged work free.",
+                "(short, long, atomic), score and filter the rollouts, build the SFT and RL datasets. Cached LLM "
+                "answers and tool results make unchanged work free.",
 )
 
 nightly_refresh = dg.ScheduleDefinition(

@@ -11,7 +11,7 @@ import os
 
 import dagster as dg
 
-from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, StorageResource
+from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 
 PROFILES = ("embedded", "production")
 
@@ -35,4 +35,11 @@ def resources_for(profile: str | None = None) -> dict[str, object]:
     # request's prefix; two requests in flight interleave and evict each other's prefix
     # (measured: a cold 850-token prompt costs ~6.5 s on 2 cores, a prefix hit ~0.1 s).
     llm = LLMResource(max_concurrency=1 if profile == "embedded" else 32)
-    return {"storage": _storage(), "crawler": crawler, "llm": llm, "agent_tools": AgentToolsResource()}
+    return {"storage": _storage(), "crawler": crawler, "llm": llm, "agent_tools": AgentToolsResource(),
+            "models": _models()}
+
+
+def _models() -> ModelsResource:
+    if os.environ.get("SEEKFORGE_MODEL_CACHE"):
+        return ModelsResource(cache_dir=dg.EnvVar("SEEKFORGE_MODEL_CACHE"))
+    return ModelsResource()

@@ -18,6 +18,12 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
+# One converted base model (GGUF -> HF, ~40 s) for the whole suite, including the Dagster
+# runs started as subprocesses (they inherit the environment): tests use fresh data dirs.
+import os  # noqa: E402
+
+os.environ.setdefault("SEEKFORGE_MODEL_CACHE", str(Path(_TESTS_DIR).parent / "data" / "models" / "base"))
+
 
 # ---------------------------------------------------------------------------
 # BEGIN hostile_server fixture (see tests/hostile_server.py)

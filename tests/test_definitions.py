@@ -30,6 +30,12 @@ def test_assets_groups_and_partitions() -> None:
         assert node.group_name == "qa" and node.description, key
     assert graph.get(dg.AssetKey("qa_pool")).parent_keys == {dg.AssetKey("crawlqa_pairs"), dg.AssetKey("e2hqa_pairs")}
     assert dg.AssetKey("search_index") in graph.get(dg.AssetKey("e2hqa_pairs")).parent_keys
+    for key in ("scored_trajectories", "sft_dataset", "rl_dataset"):
+        node = graph.get(dg.AssetKey(key))
+        assert node.group_name == "datasets" and node.description, key
+    assert {dg.AssetKey(["trajectories", s]) for s in ("short", "long", "atomic")} <= \
+        graph.get(dg.AssetKey("scored_trajectories")).parent_keys
+    assert dg.AssetKey("sft_dataset") in graph.get(dg.AssetKey("rl_dataset")).parent_keys  # it reads the split
 
 
 def test_jobs_schedule_and_checks() -> None:
@@ -38,12 +44,22 @@ def test_jobs_schedule_and_checks() -> None:
     refresh = defs.resolve_job_def("refresh_job")
     assert {"web_pages", "search_index", "crawlqa_pairs", "e2hqa_pairs", "qa_pool"} <= {
         k.to_user_string() for k in refresh.asset_layer.executable_asset_keys}
+    assert {"scored_trajectories", "sft_dataset", "rl_dataset"} <= {
+        k.to_user_string() for k in refresh.asset_layer.executable_asset_keys}
+    assert {k.to_user_string() for k in defs.resolve_job_def("datasets_job").asset_layer.executable_asset_keys} == {
+        "scored_trajectories", "sft_dataset", "rl_dataset"}
     schedule = defs.resolve_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "refresh_job"
     check_names = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"non_empty", "unique_canonical_urls", "no_invalid_among_valid", "self_retrieval",
-            "answer_not_in_question", "unique_ids", "evidence_urls_exist"} <= check_names
+            "answer_not_in_question", "unique_ids", "evidence_urls_exist", "every_rollout_accounted_for",
+            "no_benchmark_question_kept", "masks_cover_observations", "no_benchmark_overlap", "enough_rows",
+            "disjoint_from_sft"} <= check_names
+    blocking = {k.asset_key.to_user_string(): spec.blocking for k, spec in
+                ((s.key, s) for a in defs.resolve_asset_graph().assets_defs for s in a.check_specs)
+                if k.name == "masks_cover_observations"}
+    assert blocking == {"sft_dataset": True}
 
 
 def test_dagster_definitions_validate_cli(tmp_path: Path) -> None:

@@ -146,6 +146,7 @@ def test_refresh_job_through_qa_pool_and_free_rerun(fake_llm, tmp_path: Path) ->
     drops = pl.read_parquet(qa / "crawlqa_drops.parquet")
     assert crawlqa.height + drops.height == 16 * 3  # demo.yaml: 16 chains x 3 samples, all accounted for
     _check_trajectories(tmp_path / "data")
+    _check_datasets(tmp_path / "data")
     requests = fake_llm.count()
     assert requests > 0
     run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
@@ -179,6 +180,48 @@ def _check_trajectories(data: Path) -> None:
             assert all(len(s.units) >= 2 for t in trajs for s in t.steps)
             assert any(u.depth == 1 for t in trajs for s in t.steps for u in s.units)
             assert len({t.system_prompt_id for t in trajs}) > 1
+
+
+def _check_datasets(data: Path) -> None:
+    """Filters and datasets of the same run: every rollout accounted for, the funnel from pages
+    to SFT records, an SFT dataset TRL can load, an RL set disjoint from it."""
+    import datasets
+
+    scored = pl.read_parquet(data / "filters" / "scored_trajectories.parquet")
+    rollouts = sum(pl.read_parquet(data / "trajectories" / f"{s}.parquet").height for s in ("short", "long", "atomic"))
+    assert scored.height == rollouts and scored["id"].is_unique().all()
+    assert scored.filter(pl.col("keep"))["stage_dropped"].to_list() == [""] * scored["keep"].sum()
+    assert all(r for r in scored.filter(~pl.col("keep"))["reasons"].to_list())
+    # demo.yaml: judge on (asked for every answered rollout), correctness recorded, not enforced
+    assert scored.filter(pl.col("finish_reason") == "answer")["judge_correct"].null_count() == 0
+    assert scored["f1"].null_count() == 0 and "correctness" not in set(scored["stage_dropped"])
+    funnel = pl.read_parquet(data / "filters" / "funnel.parquet")
+    stages = list(dict.fromkeys(funnel["stage"].to_list()))
+    assert stages[:3] == ["pages", "qa_candidates", "qa_pool"]
+    pool = pl.read_parquet(data / "qa" / "qa_pool.parquet")
+    assert ("rolled_out" in stages) == (pool.height > 4)  # demo.yaml rolls out 4 questions
+    assert {"rollouts", "contamination", "validity", "voting", "dedup"} <= set(stages)
+    assert (data / "filters" / "funnel.png").read_bytes()[:4] == b"\x89PNG"
+
+    split = pl.read_parquet(data / "datasets" / "question_split.parquet")
+    assert set(split["question_id"]) == set(scored["question_id"])
+    sft = datasets.load_from_disk(str(data / "datasets" / "sft" / "conversational"))
+    tok = datasets.load_from_disk(str(data / "datasets" / "sft" / "tokenized"))
+    assert len(sft) == len(tok) >= 1  # demo.yaml: min_rows 1 (a blocking check)
+    sft_questions = set(split.filter(pl.col("split") == "sft")["question_id"])
+    kept = scored.filter(pl.col("keep") & pl.col("question_id").is_in(list(sft_questions)))
+    assert set(sft["id"]) <= set(kept["id"]) and len(sft) <= kept.height  # only kept rollouts of SFT questions
+    for row in tok:
+        assert any(label != -100 for label in row["labels"]) and row["labels"][0] == -100
+    assert any(m["role"] == "tool" for m in sft[0]["messages"])
+    card = (data / "datasets" / "sft" / "README.md").read_text()
+    assert "| validity |" in card and "CC BY-SA" in card
+    rl_dir = data / "datasets" / "rl"
+    assert (rl_dir / "README.md").exists()
+    rl = datasets.load_from_disk(str(rl_dir / "dataset")) if (rl_dir / "dataset").exists() else None
+    if rl is not None and len(rl):
+        assert not set(rl["question_id"]) & sft_questions
+        assert all(0 < p < 1 for p in rl["pass_rate"])
 
 
 @pytest.mark.e2e

@@ -12,16 +12,14 @@ stay thin and the arithmetic is unit-tested on its own. Where the RRM gave no us
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from distill.agent.protocol import parse_turn
 from filters.metrics import Metric, best_f1
+from filters.rules import tag_problem
 
-_TAGS = ("think", "tool_call", "answer", "tool_response")
-_TAG = re.compile(r"</?(think|tool_call|answer|tool_response)>")
 
 Aggregation = Literal["mean", "min", "late_weighted"]
 
@@ -40,7 +38,7 @@ def check_format(assistant_turns: Sequence[str], tool_names: frozenset[str] | se
     if not assistant_turns:
         return FormatVerdict(False, "no_turns")
     for i, text in enumerate(assistant_turns):
-        problem = _tag_problem(text)
+        problem = tag_problem(text)
         if problem:
             return FormatVerdict(False, f"turn{i}:{problem}")
         turn = parse_turn(text, frozenset(tool_names))
@@ -54,27 +52,6 @@ def check_format(assistant_turns: Sequence[str], tool_names: frozenset[str] | se
         if last:
             return FormatVerdict(True, "", turn.answer.strip())
     return FormatVerdict(False, "no_answer")  # unreachable; keeps type checkers content
-
-
-def _tag_problem(text: str) -> str:
-    stack: list[str] = []
-    seen: list[str] = []
-    for m in _TAG.finditer(text):
-        name, closing = m.group(1), m.group(0).startswith("</")
-        if not closing:
-            if stack:
-                return f"nested_{name}"
-            stack.append(name)
-            seen.append(name)
-        elif not stack or stack.pop() != name:
-            return f"unbalanced_{name}"
-    if stack:
-        return f"unclosed_{stack[-1]}"
-    if "think" in seen and seen[0] != "think":
-        return "think_after_action"
-    if seen.count("think") > 1:
-        return "multiple_think"
-    return ""
 
 
 def outcome_f1(answer: str, reference: str, aliases: Sequence[str] = (), *, metric: Metric = "deepresearcher") -> float:
