@@ -7,6 +7,7 @@ import dagster as dg
 from assets.crawl import SOURCES, crawl_seeds, search_index, web_pages
 from assets.datasets import rl_dataset, scored_trajectories, sft_dataset
 from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
+from assets.training import sft_model
 from assets.trajectories import atomic_prompts, trajectories
 
 # Run every source partition in one run (web_pages has a single-run backfill policy),
@@ -39,6 +40,12 @@ datasets_job = dg.define_asset_job(
     "datasets_job",
     selection=dg.AssetSelection.assets(scored_trajectories, sft_dataset, rl_dataset),
     description="Score and filter the rollouts (funnel), then build the SFT and RL datasets.",
+)
+
+train_job = dg.define_asset_job(
+    "train_job",
+    selection=dg.AssetSelection.assets(sft_model),
+    description="Train on the current datasets: SFT (RL and agent evaluation follow in #6).",
 )
 
 # The main job: crawl -> index -> QA -> trajectories -> filters -> datasets. Training joins it in #6.

@@ -36,6 +36,8 @@ def test_assets_groups_and_partitions() -> None:
     assert {dg.AssetKey(["trajectories", s]) for s in ("short", "long", "atomic")} <= \
         graph.get(dg.AssetKey("scored_trajectories")).parent_keys
     assert dg.AssetKey("sft_dataset") in graph.get(dg.AssetKey("rl_dataset")).parent_keys  # it reads the split
+    assert graph.get(dg.AssetKey("sft_model")).group_name == "train"
+    assert dg.AssetKey("sft_dataset") in graph.get(dg.AssetKey("sft_model")).parent_keys
 
 
 def test_jobs_schedule_and_checks() -> None:

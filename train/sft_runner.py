@@ -31,7 +31,7 @@ class SFTSettings:
     per_device_batch: int = 1
     grad_accum: int = 8
     max_length: int = 8192
-    warmup_ratio: float = 0.05
+    warmup: float = 0.05  # < 1: a share of the steps (transformers 5 folded warmup_ratio into warmup_steps)
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -97,7 +97,7 @@ def run_sft(dataset_dir: str | Path, base_model: str | Path, out_dir: str | Path
     args = SFTConfig(
         output_dir=str(out_dir / "trainer"), max_steps=s.max_steps, num_train_epochs=s.num_train_epochs,
         learning_rate=s.learning_rate, per_device_train_batch_size=s.per_device_batch,
-        gradient_accumulation_steps=s.grad_accum, max_length=s.max_length, warmup_ratio=s.warmup_ratio,
+        gradient_accumulation_steps=s.grad_accum, max_length=s.max_length, warmup_steps=s.warmup,
         bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16, use_cpu=device == "cpu", report_to="none",
         save_strategy="no", logging_steps=1, disable_tqdm=True, seed=s.seed,
         activation_checkpointing=s.activation_checkpointing,

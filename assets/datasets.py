@@ -1,0 +1,357 @@
+"""Filter and dataset assets: scored_trajectories, sft_dataset, rl_dataset.
+
+The filters themselves are pure functions in ``filters/``; the dataset builders live in
+``train/``. These assets read the previous stage's Parquet, call them, and make every drop
+visible: one funnel from crawled pages to training records, as a table and a chart.
+"""
+
+import asyncio
+import hashlib
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.metadata import counter_md, counts_md, llm_metadata, md_table, preview_md
+from assets.resources import LLMResource, ModelsResource, StorageResource
+from assets.trajectories import trajectories
+from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
+from distill.answer_judge import JudgeItem, judge_answers
+from distill.llm.client import LLMClient
+from distill.records import write_table
+from filters.contamination import BenchmarkIndex
+from filters.dedup import DedupSettings
+from filters.funnel import Funnel
+from filters.funnel_chart import funnel_png, png_markdown
+from filters.pipeline import STAGES, FilterSettings, run_filters
+from filters.rules import RuleSettings
+from filters.voting import VoteSettings
+
+GROUP = "datasets"
+OWNERS = ["team:seekforge-data"]
+
+SCORED_EXTRA = pl.Schema({
+    "keep": pl.Boolean, "reasons": pl.List(pl.String), "stage_dropped": pl.String, "vote_share": pl.Float64,
+    "f1": pl.Float64, "em": pl.Float64, "judge_correct": pl.Boolean, "judge_reason": pl.String,
+    "benchmark_match": pl.String, "correct": pl.Boolean,
+})
+SPLIT_SCHEMA = pl.Schema({"question_id": pl.String, "split": pl.String})
+
+
+class ScoreConfig(dg.Config):
+    f1_threshold: float = Field(default=0.8, description="A rollout is correct when its answer's F1 against the "
+                                                          "reference (max over aliases) reaches this.")
+    metric: str = Field(default="hotpotqa", description="hotpotqa (official) | deepresearcher")
+    correctness: str = Field(default="enforce", description="enforce: wrong answers are dropped (F1, and the judge "
+                                                            "when on) | record: DEMO ONLY, kept with their scores.")
+    judge: str = Field(default="off", description="on: ask the `judge` role whether each final answer means the "
+                                                  "reference (WebDancer's correctness filter); off: F1 only.")
+    min_vote_share: float = Field(default=0.5, description="Majority voting: an answer needs more than this share "
+                                                           "of its question's rollouts.")
+    min_tool_calls: int = 1
+    max_tool_calls: int = 50
+    max_ngram_repeats: int = Field(default=4, description="Any 10-word sequence may occur at most this often.")
+    near_duplicate_threshold: float = Field(default=0.8, description="MinHash Jaccard above which a later "
+                                                                     "trajectory duplicates a kept one.")
+    benchmarks: list[str] = Field(default_factory=list, description="Benchmark files (JSON / JSONL / Parquet) whose "
+                                                                    "questions must not be trained on.")
+    benchmark_question_field: str = "question"
+
+    def filter_settings(self) -> FilterSettings:
+        enforce = self.correctness == "enforce"
+        rules = RuleSettings(min_tool_calls=self.min_tool_calls, max_tool_calls=self.max_tool_calls,
+                             max_ngram_repeats=self.max_ngram_repeats, f1_threshold=self.f1_threshold,
+                             metric=self.metric)  # type: ignore[arg-type]
+        voting = VoteSettings(min_share=self.min_vote_share, require_reference=enforce,
+                              metric=self.metric)  # type: ignore[arg-type]
+        stages = tuple(s for s in STAGES if enforce or s != "correctness")
+        return FilterSettings(rules=rules, voting=voting, dedup=DedupSettings(threshold=self.near_duplicate_threshold),
+                              stages=stages)
+
+
+def _read(path: Path, what: str) -> pl.DataFrame:
+    if not path.exists():
+        raise dg.Failure(f"{what} is missing ({path}); materialize it first")
+    return pl.read_parquet(path)
+
+
+def _upstream_funnel(storage: StorageResource, questions_rolled_out: int) -> Funnel:
+    """Pages -> QA candidates -> qa_pool -> questions rolled out, from the files upstream assets wrote."""
+    funnel = Funnel()
+    pages = sorted(storage.path("web_pages").glob("*.parquet"))
+    if pages:
+        df = pl.concat([pl.read_parquet(p, columns=["valid", "invalid_reason"]) for p in pages])
+        bad = Counter(r or "invalid" for r in df.filter(~pl.col("valid"))["invalid_reason"].to_list())
+        funnel.add_stage("pages", df.height, bad)
+    drops: Counter[str] = Counter()
+    candidates = 0
+    for origin in ("crawlqa", "e2hqa"):
+        kept = storage.path("qa", f"{origin}_pairs.parquet")
+        dropped = storage.path("qa", f"{origin}_drops.parquet")
+        if kept.exists() and dropped.exists():
+            d = pl.read_parquet(dropped)
+            candidates += pl.read_parquet(kept).height + d.height
+            drops.update(f"{origin}:{r}" for r in d["reason"].to_list())
+    if candidates:
+        funnel.add_stage("qa_candidates", candidates, drops)
+    pool_path, pool_drops = storage.path("qa", "qa_pool.parquet"), storage.path("qa", "qa_pool_drops.parquet")
+    if pool_path.exists() and pool_drops.exists():
+        pool, d = pl.read_parquet(pool_path), pl.read_parquet(pool_drops)
+        funnel.add_stage("qa_pool", pool.height + d.height, Counter(d["reason"].to_list()))
+        if questions_rolled_out < pool.height:
+            funnel.add_stage("rolled_out", pool.height, {"not_sampled": pool.height - questions_rolled_out})
+    return funnel
+
+
+def _judge(storage: StorageResource, llm: LLMResource, trajs: list[Trajectory]) -> tuple[dict[str, Any], dict[str, Any]]:
+    items = [JudgeItem(t.id, t.question, t.reference, tuple(t.aliases), t.final_answer)
+             for t in trajs if t.reference and t.finish_reason == "answer"]
+    if not items:
+        return {}, {}
+    with llm.session(storage) as (roles, base_url, cache):
+        async def go() -> tuple[Any, dict[str, Any]]:
+            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
+                                 max_retries=llm.max_retries) as client:
+                return await judge_answers(client, items), client.stats_dict()
+
+        verdicts, stats = asyncio.run(go())
+    return {v.id: v for v in verdicts}, stats
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "parquet"}, owners=OWNERS,
+    deps=[*trajectories],
+    check_specs=[dg.AssetCheckSpec("every_rollout_accounted_for", asset="scored_trajectories", blocking=True),
+                 dg.AssetCheckSpec("no_benchmark_question_kept", asset="scored_trajectories", blocking=True)],
+    description="Every rollout of every style with its scores (F1/EM, judge verdict, vote share) and filter verdict: "
+                "validity, repetition, bounds, correctness, majority voting, near-duplicates, benchmark "
+                "contamination. Nothing is deleted: `keep`, `reasons` and `stage_dropped` say what happened.",
+)
+def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, storage: StorageResource,
+                        llm: LLMResource) -> dg.MaterializeResult:
+    started = time.monotonic()
+    frames = [_read(storage.path("trajectories", f"{s}.parquet"), f"trajectories/{s}") for s in STYLES]
+    trajs = [t for f in frames for t in read_trajectories(f)]
+    context.log.info(f"scoring {len(trajs)} rollouts of {len({t.question_id for t in trajs})} questions")
+
+    index = BenchmarkIndex.from_files(config.benchmarks, question_field=config.benchmark_question_field) \
+        if config.benchmarks else None
+    matches = {}
+    if index is not None:
+        for q in {t.question for t in trajs}:
+            m = index.match(q)
+            if m is not None:
+                matches[q] = m
+    clean = [t for t in trajs if t.question not in matches]
+    contamination = Funnel()
+    contamination.add_stage("contamination", len(trajs),
+                            Counter("benchmark_exact" if matches[t.question].kind == "exact" else "benchmark_near"
+                                    for t in trajs if t.question in matches))
+
+    verdicts, stats = _judge(storage, llm, clean) if config.judge == "on" else ({}, {})
+    judge = {i: v.correct for i, v in verdicts.items() if v.correct is not None}
+    result = run_filters(clean, config.filter_settings(), judge=judge)
+
+    by_id = {d.id: d for d in result.decisions}
+    rows = []
+    for t in trajs:
+        d = by_id.get(t.id)
+        m = matches.get(t.question)
+        v = verdicts.get(t.id)
+        f1 = d.f1 if d is not None else None
+        correct = (t.finish_reason == "answer" and f1 is not None and f1 >= config.f1_threshold
+                   and (v is None or v.correct is not False))
+        rows.append({
+            "keep": bool(d and d.keep), "reasons": list(d.reasons) if d else
+            ["benchmark_exact" if m and m.kind == "exact" else "benchmark_near"],
+            "stage_dropped": (d.stage_dropped if d else "contamination"), "vote_share": d.vote_share if d else None,
+            "f1": f1, "em": d.em if d else None, "judge_correct": v.correct if v else None,
+            "judge_reason": v.reason if v else None, "benchmark_match": m.question if m else None,
+            "correct": correct,
+        })
+    df = pl.concat([trajectories_frame(trajs), pl.DataFrame(rows, schema=SCORED_EXTRA)], how="horizontal") \
+        if trajs else pl.concat([trajectories_frame([]), SCORED_EXTRA.to_frame()], how="horizontal")
+    write_table(df, storage.path("filters", "scored_trajectories.parquet"))
+
+    funnel = _upstream_funnel(storage, len({t.question_id for t in trajs}))
+    funnel.add_stage("rollouts", len(trajs), {})
+    funnel = funnel.then(contamination).then(result.funnel)
+    write_table(pl.DataFrame(funnel.to_rows()), storage.path("filters", "funnel.parquet"))
+    chart = funnel_png(funnel, storage.path("filters", "funnel.png"))
+    kept = df.filter(pl.col("keep"))
+    leaked = kept.filter(pl.col("benchmark_match").is_not_null()).height
+    accounted = kept.height + df.filter(~pl.col("keep")).height == len(trajs) == df.height
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": df.height,
+            "kept": kept.height,
+            "kept_by_style": counts_md(kept, "style", "kept"),
+            "funnel": dg.MetadataValue.md(funnel.to_markdown()),
+            "funnel_chart": dg.MetadataValue.md(png_markdown(chart)),
+            "drops_by_stage": counts_md(df.filter(~pl.col("keep")), "stage_dropped", "dropped"),
+            "drop_reasons": counter_md(Counter(r for rs in df["reasons"].to_list() for r in rs)),
+            "correctness": "enforced" if config.correctness == "enforce" else "recorded only (DEMO ONLY)",
+            "judge": config.judge,
+            "mean_f1": round(float(df["f1"].mean() or 0.0), 4) if df.height else 0.0,
+            "benchmark_questions": len(index) if index is not None else 0,
+            "preview": preview_md(df.with_columns(pl.col("reasons").list.join(", ")),
+                                  ["style", "question", "final_answer", "reference", "f1", "keep", "reasons"], width=60),
+            **(llm_metadata(stats, time.monotonic() - started) if stats else {"seconds": round(time.monotonic() - started, 1)}),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="every_rollout_accounted_for", passed=accounted,
+                                metadata={"rollouts": len(trajs), "rows": df.height, "kept": kept.height}),
+            dg.AssetCheckResult(check_name="no_benchmark_question_kept", passed=leaked == 0,
+                                metadata={"kept_matches": leaked, "questions_matched": len(matches)}),
+        ],
+    )
+
+
+class SFTDatasetConfig(dg.Config):
+    rl_fraction: float = Field(default=0.3, description="Share of questions held out for RL (by a hash of the "
+                                                        "question id, so the split is stable across runs).")
+    split_salt: str = "seekforge-split-v1"
+    max_length: int = Field(default=8192, description="Longer tokenized conversations are rejected (counted).")
+    min_rows: int = Field(default=1, description="Fewer SFT records than this fails the blocking check.")
+
+
+def question_split(question_ids: list[str], rl_fraction: float, salt: str) -> dict[str, str]:
+    """``sft`` or ``rl`` per question: a hash, not a random draw, so new questions never move old ones."""
+    out = {}
+    for q in sorted(set(question_ids)):
+        h = int.from_bytes(hashlib.sha256(f"{salt}\x00{q}".encode()).digest()[:8], "big") / 2**64
+        out[q] = "rl" if h < rl_fraction else "sft"
+    return out
+
+
+def _card_funnel(storage: StorageResource, extra: Funnel | None = None) -> str:
+    path = storage.path("filters", "funnel.parquet")
+    funnel = Funnel.from_rows(pl.read_parquet(path).to_dicts()) if path.exists() else Funnel()
+    return funnel.then(extra).to_markdown()
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "parquet", "huggingface"}, owners=OWNERS,
+    deps=[scored_trajectories],
+    check_specs=[dg.AssetCheckSpec("masks_cover_observations", asset="sft_dataset", blocking=True,
+                                   description="Every observation token has label -100; every assistant token is trained."),
+                 dg.AssetCheckSpec("no_benchmark_overlap", asset="sft_dataset", blocking=True),
+                 dg.AssetCheckSpec("enough_rows", asset="sft_dataset", blocking=True)],
+    description="TRL conversational SFT records (`messages` with assistant tool calls and `tool` observations, plus "
+                "`tools`) from the kept trajectories of the SFT questions, and a tokenized variant with labels -100 on "
+                "everything that is not model output. Saved with `datasets` and as Parquet, with a dataset card.",
+)
+def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, storage: StorageResource,
+                models: ModelsResource) -> dg.MaterializeResult:
+    from train.base_model import load_tokenizer
+    from train.dataset_card import CardInfo, render_card
+    from train.sft_data import mask_report, save_sft_dataset, sft_records, tokenize_sft
+
+    scored = _read(storage.path("filters", "scored_trajectories.parquet"), "scored_trajectories")
+    split = question_split(scored["question_id"].to_list(), config.rl_fraction, config.split_salt)
+    write_table(pl.DataFrame(list(split.items()), schema=SPLIT_SCHEMA, orient="row"),
+                storage.path("datasets", "question_split.parquet"))
+    kept = scored.filter(pl.col("keep"))
+    in_sft = kept.filter(pl.col("question_id").map_elements(lambda q: split[q] == "sft", return_dtype=pl.Boolean)) \
+        if kept.height else kept
+    trajs = read_trajectories(in_sft.select(trajectories_frame([]).columns))
+    records = sft_records(trajs)
+    base = models.base_model_path(storage)
+    tokenizer = load_tokenizer(base)
+    tokenized = tokenize_sft(records, tokenizer, config.max_length)
+    report = mask_report(tokenized.rows, tokenizer, records)
+    stage = Funnel()
+    stage.add_stage("sft_split", kept.height, {"held_out_for_rl": kept.height - in_sft.height})
+    stage.add_stage("sft_records", len(records), Counter(r["reason"] for r in tokenized.rejected))
+    out_dir = storage.path("datasets", "sft")
+    info = CardInfo(name="seekforge-sft", kind="sft", rows=len(tokenized.rows),
+                    sources=dict(Counter(t.source_format for t in trajs)),
+                    styles=dict(Counter(t.style for t in trajs)), models=sorted({t.model for t in trajs}),
+                    funnel_markdown=_card_funnel(storage, stage))
+    paths = save_sft_dataset(records, tokenized, out_dir, render_card(info))
+    leaked = in_sft.filter(pl.col("benchmark_match").is_not_null()).height
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(tokenized.rows),
+            "records": len(records),
+            "rejected_too_long": len(tokenized.rejected),
+            "by_style": counter_md(Counter(t.style for t in trajs), key="style"),
+            "questions": len({t.question_id for t in trajs}),
+            "split": counter_md(Counter(split.values()), key="split", label="questions"),
+            "base_model": str(base),
+            "masks": dg.MetadataValue.json(report.to_dict()),
+            "path": dg.MetadataValue.path(str(out_dir)),
+            "files": dg.MetadataValue.md(md_table([{"what": k, "path": str(v)} for k, v in paths.items()])),
+            "dataset_card": dg.MetadataValue.md(render_card(info)),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="masks_cover_observations", passed=report.ok,
+                                metadata=report.to_dict()),
+            dg.AssetCheckResult(check_name="no_benchmark_overlap", passed=leaked == 0, metadata={"matches": leaked}),
+            dg.AssetCheckResult(check_name="enough_rows", passed=len(tokenized.rows) >= config.min_rows,
+                                metadata={"rows": len(tokenized.rows), "required": config.min_rows}),
+        ],
+    )
+
+
+class RLDatasetConfig(dg.Config):
+    min_rollouts: int = Field(default=2, description="Questions with fewer rollouts have no meaningful pass rate.")
+    min_rows: int = Field(default=1, description="Fewer RL prompts than this fails the blocking check.")
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "parquet", "huggingface"}, owners=OWNERS,
+    deps=[scored_trajectories, sft_dataset],
+    check_specs=[dg.AssetCheckSpec("disjoint_from_sft", asset="rl_dataset", blocking=True),
+                 dg.AssetCheckSpec("no_benchmark_overlap", asset="rl_dataset", blocking=True),
+                 dg.AssetCheckSpec("enough_rows", asset="rl_dataset", blocking=True)],
+    description="RL prompts of the held-out questions: question, answer, aliases and pass rate over all their "
+                "rollouts; all-correct and all-wrong questions removed (DAPO dynamic sampling); disjoint from SFT.",
+)
+def rl_dataset(config: RLDatasetConfig, storage: StorageResource) -> dg.MaterializeResult:
+    from train.dataset_card import CardInfo, render_card
+    from train.rl_data import rl_records, save_rl_dataset
+
+    scored = _read(storage.path("filters", "scored_trajectories.parquet"), "scored_trajectories")
+    split = dict(_read(storage.path("datasets", "question_split.parquet"), "sft_dataset's question split").iter_rows())
+    sft_questions = {q for q, s in split.items() if s == "sft"}
+    clean = scored.filter(pl.col("benchmark_match").is_null())
+    trajs = read_trajectories(clean.select(trajectories_frame([]).columns))
+    correct = dict(zip(clean["id"].to_list(), clean["correct"].to_list(), strict=True))
+    records, drops = rl_records(trajs, correct, sft_questions, min_rollouts=config.min_rollouts)
+    stage = Funnel()
+    stage.add_stage("rl_questions", len({t.question_id for t in trajs}), drops)
+    out_dir = storage.path("datasets", "rl")
+    info = CardInfo(name="seekforge-rl", kind="rl", rows=len(records),
+                    sources=dict(Counter(t.source_format for t in trajs)),
+                    styles=dict(Counter(t.style for t in trajs)), models=sorted({t.model for t in trajs}),
+                    funnel_markdown=stage.to_markdown())
+    save_rl_dataset(records, out_dir, render_card(info))
+    overlap = {r["question_id"] for r in records} & sft_questions
+    contaminated = {r["question_id"] for r in records} & set(
+        scored.filter(pl.col("benchmark_match").is_not_null())["question_id"].to_list())
+    rates = [r["pass_rate"] for r in records]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(records),
+            "drops": counter_md(drops),
+            "pass_rate": dg.MetadataValue.md(md_table([{"mean": round(sum(rates) / len(rates), 3) if rates else None,
+                                                        "min": min(rates, default=None),
+                                                        "max": max(rates, default=None)}])),
+            "path": dg.MetadataValue.path(str(out_dir)),
+            "preview": dg.MetadataValue.md(md_table([{k: r[k] for k in ("question", "answer", "pass_rate")}
+                                                     for r in records[:10]])),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="disjoint_from_sft", passed=not overlap, metadata={"overlap": len(overlap)}),
+            dg.AssetCheckResult(check_name="no_benchmark_overlap", passed=not contaminated,
+                                metadata={"matches": len(contaminated),
+                                          "rollouts_excluded": scored.height - clean.height}),
+            dg.AssetCheckResult(check_name="enough_rows", passed=len(records) >= config.min_rows,
+                                metadata={"rows": len(records), "required": config.min_rows}),
+        ],
+    )
