@@ -149,8 +149,7 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
     clean = [t for t in trajs if t.question not in matches]
     contamination = Funnel()
     contamination.add_stage("contamination", len(trajs),
-                            Counter("benchmark_exact" if matches[t.question].kind == "exact" else "benchmark_near"
-                                    for t in trajs if t.question in matches))
+                            Counter(matches[t.question].reason for t in trajs if t.question in matches))
 
     verdicts, stats = _judge(storage, llm, clean) if config.judge == "on" else ({}, {})
     judge = {i: v.correct for i, v in verdicts.items() if v.correct is not None}
@@ -166,8 +165,7 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
         correct = (t.finish_reason == "answer" and f1 is not None and f1 >= config.f1_threshold
                    and (v is None or v.correct is not False))
         rows.append({
-            "keep": bool(d and d.keep), "reasons": list(d.reasons) if d else
-            ["benchmark_exact" if m and m.kind == "exact" else "benchmark_near"],
+            "keep": bool(d and d.keep), "reasons": list(d.reasons) if d else [m.reason] if m else [],
             "stage_dropped": (d.stage_dropped if d else "contamination"), "vote_share": d.vote_share if d else None,
             "f1": f1, "em": d.em if d else None, "judge_correct": v.correct if v else None,
             "judge_reason": v.reason if v else None, "benchmark_match": m.question if m else None,

@@ -124,6 +124,11 @@ class Match:
     kind: MatchKind
     score: float
 
+    @property
+    def reason(self) -> str:
+        """The drop reason a match gives a record: ``benchmark_exact`` or ``benchmark_near``."""
+        return "benchmark_exact" if self.kind == "exact" else "benchmark_near"
+
 
 class BenchmarkFileError(ValueError):
     """A benchmark file that cannot be read or holds no questions (the message names it)."""

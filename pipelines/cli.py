@@ -342,7 +342,7 @@ def decontaminate(qa_file: Path, benchmarks: tuple[Path, ...], question_field: s
                 if question is None:
                     reasons = ["malformed_record"]
                 elif match is not None:
-                    reasons = ["benchmark_exact" if match.kind == "exact" else "benchmark_near"]
+                    reasons = [match.reason]
                 else:
                     reasons = []
                 counts.update(reasons)
