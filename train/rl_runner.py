@@ -1,0 +1,321 @@
+"""RL on ``rl_dataset`` with TRL's ``GRPOTrainer``: multi-turn tool rollouts, Atom-Searcher reward.
+
+What this adds to the stock trainer, and why:
+
+- **Rollouts** come from :mod:`train.rl_rollout` through ``rollout_func``: the policy calls the
+  real ``search``/``visit`` tools between turns, and ``env_mask`` (0 on observations and
+  template glue) becomes TRL's tool mask, so environment tokens never enter the loss.
+- **Reward** (:class:`RolloutReward`): Atom-Searcher's blend of the RRM's grades of the
+  thoughts (ATR) and the outcome F1 with the curriculum weight alpha_T read from the trainer
+  state (-1 when the rollout breaks the format), or WebDancer's 0.1 * format + 0.9 * correct.
+- **DAPO dynamic sampling** (:class:`AgentGRPOTrainer`): a group whose rollouts all got the
+  same reward has zero advantage everywhere; its tokens are taken out of the loss mask so
+  they do not dilute the token-level normaliser, and the share of such groups is logged.
+  (DAPO also resamples to refill the batch; here the batch just gets smaller.)
+- **Sliding-window entropy regulation** (:class:`EntropyRegulator`): the entropy bonus is
+  raised while the mean entropy of the last ``window`` steps is below ``target`` and lowered
+  back towards its base otherwise. TRL's own adaptive mode looks at one step only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distill.agent.atomic import parse_units
+from distill.agent.trajectory import AtomicUnit
+from train.rewards import (Aggregation, aggregate_atr, atom_searcher_reward, check_format, curriculum_alpha,
+                           outcome_f1, webdancer_reward)
+from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
+from train.sft_runner import device_and_dtype
+
+log = logging.getLogger(__name__)
+
+#: (question, thoughts, context) -> one grade in [0, 1] or None per thought.
+ThoughtScorer = Callable[[str, Sequence[AtomicUnit], str], list[float | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RLSettings:
+    max_steps: int = 200
+    learning_rate: float = 1e-6  # DeepResearcher
+    num_generations: int = 16  # rollouts per question (group size)
+    prompts_per_step: int = 1  # questions per optimizer step (gradient accumulation)
+    beta: float = 0.001  # KL coefficient
+    epsilon: float = 0.2  # lower clip
+    epsilon_high: float = 0.28  # DAPO clip-higher
+    loss_type: str = "dapo"  # token-level normalisation
+    temperature: float = 1.0
+    reward: str = "atom_searcher"  # atom_searcher | webdancer
+    alpha0: float = 0.5
+    atr_aggregation: Aggregation = "mean"
+    f1_metric: str = "deepresearcher"
+    correct_f1: float = 0.8  # webdancer: the outcome counts as correct at this F1
+    mask_zero_variance_groups: bool = True
+    entropy_base: float = 0.001  # DeepResearcher's entropy coefficient
+    entropy_target: float = 0.3  # nats; set near the entropy logged early in training
+    entropy_window: int = 8
+    entropy_step: float = 0.001
+    entropy_max: float = 0.01
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class RLReport:
+    checkpoint: str
+    device: str
+    dtype: str
+    steps: int
+    seconds: float
+    tokens: int
+    tokens_per_s: float
+    prompts: int
+    rollouts: int
+    tool_calls: int
+    metrics: dict[str, float] = field(default_factory=dict)  # last logged value of each metric
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EntropyRegulator:
+    """Entropy-bonus coefficient from the mean entropy over a sliding window of steps."""
+
+    def __init__(self, base: float, target: float, window: int, step: float, maximum: float) -> None:
+        if window < 1:
+            raise ValueError("entropy window must be >= 1")
+        self.base, self.target, self.step, self.maximum = base, target, step, maximum
+        self.recent: deque[float] = deque(maxlen=window)
+        self.coef = base
+
+    def update(self, entropy: float) -> float:
+        if math.isfinite(entropy):
+            self.recent.append(entropy)
+        if self.recent:
+            mean = sum(self.recent) / len(self.recent)
+            if mean < self.target:
+                self.coef = min(self.coef + self.step, self.maximum)
+            else:
+                self.coef = max(self.coef - self.step, self.base)
+        return self.coef
+
+
+def thoughts_for_rrm(turn_thoughts: Sequence[str]) -> list[AtomicUnit]:
+    """Top-level atomic units of every turn's thought; a thought without units is one unit."""
+    out: list[AtomicUnit] = []
+    for think in turn_thoughts:
+        units = [u for u in parse_units(think) if u.depth == 0] if "<" in think else []
+        out.extend(units or ([AtomicUnit(tag="THOUGHT", text=think.strip())] if think.strip() else []))
+    return out
+
+
+class RolloutReward:
+    """The reward function TRL calls with the rollout fields returned by ``rollout_func``."""
+
+    def __init__(self, settings: RLSettings, tool_names: Sequence[str], scorer: ThoughtScorer | None) -> None:
+        if settings.reward not in ("atom_searcher", "webdancer"):
+            raise ValueError(f"unknown reward {settings.reward!r}; use atom_searcher or webdancer")
+        self.settings, self.tool_names, self.scorer = settings, frozenset(tool_names), scorer
+        self.__name__ = settings.reward
+
+    def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: list[Any] | None = None, *,
+                 answer: list[str], aliases: list[list[str]], question: list[str], turns: list[list[str]],
+                 thoughts: list[list[str]], observations: list[list[str]], tool_calls: list[int],
+                 trainer_state: Any = None, log_metric: Callable[[str, float], None] | None = None,
+                 **_: Any) -> list[float]:
+        s = self.settings
+        step = int(getattr(trainer_state, "global_step", 0) or 0)
+        max_steps = int(getattr(trainer_state, "max_steps", 0) or s.max_steps) or 1
+        alpha = curriculum_alpha(step, max_steps, s.alpha0)
+        rewards: list[float] = []
+        parts: dict[str, list[float]] = {"valid": [], "f1": [], "atr": []}
+        for i in range(len(turns)):
+            verdict = check_format(turns[i], self.tool_names)
+            f1 = outcome_f1(verdict.answer, answer[i], aliases[i] or (), metric=s.f1_metric) if verdict.valid else 0.0
+            parts["valid"].append(float(verdict.valid))
+            parts["f1"].append(f1)
+            if s.reward == "webdancer":
+                rewards.append(webdancer_reward(verdict.valid, f1 >= s.correct_f1))
+                continue
+            atr = None
+            if verdict.valid and self.scorer is not None:
+                units = thoughts_for_rrm(thoughts[i])
+                context = "\n\n".join(observations[i])[-4000:]
+                atr = aggregate_atr(self.scorer(question[i], units, context), s.atr_aggregation) if units else None
+            if atr is not None:
+                parts["atr"].append(atr)
+            rewards.append(atom_searcher_reward(verdict.valid, f1, atr, alpha))
+        if log_metric is not None:
+            log_metric("reward/alpha", alpha)
+            for name, values in parts.items():
+                if values:
+                    log_metric(f"reward/{name}", sum(values) / len(values))
+            log_metric("rollout/tool_calls", sum(tool_calls) / max(1, len(tool_calls)))
+        return rewards
+
+
+def _trainer_class() -> type:
+    from transformers import TrainerCallback
+    from trl import GRPOTrainer
+
+    class AgentGRPOTrainer(GRPOTrainer):
+        """GRPO with DAPO's zero-variance groups out of the loss and a windowed entropy bonus."""
+
+        regulator: EntropyRegulator | None = None
+        mask_zero_variance: bool = True
+
+        def _generate_and_score_completions(self, inputs: Any) -> Any:
+            output = super()._generate_and_score_completions(inputs)
+            if not (self.mask_zero_variance and self.model.training):
+                return output
+            adv = output["advantages"]
+            n = self.num_generations
+            if adv.numel() % n:
+                return output  # groups split across processes: leave the batch as TRL built it
+            flat = adv.view(-1, n).abs().amax(dim=1) == 0
+            zero_rows = flat.repeat_interleave(n)
+            mask = output["completion_mask"]
+            output["completion_mask"] = mask * (~zero_rows).to(mask.dtype).unsqueeze(1)
+            loss_mask = output["completion_mask"] * output["tool_mask"] if "tool_mask" in output else output["completion_mask"]
+            output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+            self._metrics["train"]["dapo/zero_variance_groups"].append(float(flat.float().mean().item()))
+            return output
+
+    class EntropyCallback(TrainerCallback):
+        def __init__(self, trainer: Any) -> None:
+            self.trainer = trainer
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
+            reg = self.trainer.regulator
+            if reg is not None and logs and "entropy" in logs:
+                self.trainer.entropy_coef = reg.update(float(logs["entropy"]))
+                logs["entropy_window_mean"] = sum(reg.recent) / len(reg.recent) if reg.recent else float("nan")
+
+    AgentGRPOTrainer.EntropyCallback = EntropyCallback  # type: ignore[attr-defined]
+    return AgentGRPOTrainer
+
+
+def make_rollout_func(tokenizer: Any, tool: ToolFn, tool_names: Sequence[str], config: RolloutConfig,
+                      temperature: float, stats: dict[str, int]) -> Callable[[list[Any], Any], dict[str, Any]]:
+    from train.rl_policy import HFPolicy
+
+    cache: dict[str, Any] = {}
+
+    def rollout(prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if cache.get("model") is not model:
+            cache["model"] = model
+            cache["runner"] = EpisodeRunner(HFPolicy(model, tokenizer, temperature=temperature), tokenizer, tool,
+                                            tool_names, config)
+        runner: EpisodeRunner = cache["runner"]
+        episodes: list[Episode] = [runner.run(p) for p in prompts]
+        stats["rollouts"] += len(episodes)
+        stats["tool_calls"] += sum(e.tool_calls for e in episodes)
+        return {
+            "prompt_ids": [e.prompt_ids for e in episodes],
+            "completion_ids": [e.completion_ids for e in episodes],
+            "logprobs": None,  # only read with vLLM; the trainer recomputes them
+            "env_mask": [e.env_mask for e in episodes],
+            "turns": [e.turns for e in episodes],
+            "thoughts": [e.thoughts for e in episodes],
+            "observations": [e.observations for e in episodes],
+            "tool_calls": [e.tool_calls for e in episodes],
+        }
+
+    return rollout
+
+
+def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, settings: RLSettings, *, tool: ToolFn,
+                  tool_names: Sequence[str], scorer: ThoughtScorer | None, stats: dict[str, int] | None = None) -> Any:
+    """The configured trainer (exposed for tests that need its loss)."""
+    import os
+
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import GRPOConfig
+
+    from train.base_model import load_tokenizer
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental; we know, and pin TRL
+    s = settings
+    device, dtype = device_and_dtype()
+    torch.manual_seed(s.seed)
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
+    args = GRPOConfig(
+        output_dir=str(Path(out_dir) / "trainer"), max_steps=s.max_steps, learning_rate=s.learning_rate,
+        per_device_train_batch_size=s.num_generations, gradient_accumulation_steps=s.prompts_per_step,
+        num_generations=s.num_generations, beta=s.beta, epsilon=s.epsilon, epsilon_high=s.epsilon_high,
+        loss_type=s.loss_type, scale_rewards="group", temperature=s.temperature,
+        max_completion_length=s.rollout.max_completion_tokens, entropy_coef=s.entropy_base,
+        bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16, use_cpu=device == "cpu", report_to="none",
+        save_strategy="no", logging_steps=1, disable_tqdm=True, seed=s.seed, activation_checkpointing=False,
+        remove_unused_columns=False,
+    )
+    cls = _trainer_class()
+    counters = stats if stats is not None else {"rollouts": 0, "tool_calls": 0}
+    trainer = cls(model=model, reward_funcs=[RolloutReward(s, tool_names, scorer)], args=args, train_dataset=dataset,
+                  processing_class=tokenizer,
+                  rollout_func=make_rollout_func(tokenizer, tool, tool_names, s.rollout, s.temperature, counters))
+    trainer.mask_zero_variance = s.mask_zero_variance_groups
+    trainer.regulator = EntropyRegulator(s.entropy_base, s.entropy_target, s.entropy_window, s.entropy_step,
+                                         s.entropy_max)
+    trainer.add_callback(cls.EntropyCallback(trainer))
+    return trainer
+
+
+def load_rl_prompts(dataset_dir: str | Path) -> Any:
+    import datasets
+
+    ds = datasets.load_from_disk(str(dataset_dir))
+    if len(ds) == 0:
+        raise ValueError(f"{dataset_dir} holds no RL prompts; nothing to train on")
+    missing = {"prompt", "question", "answer", "aliases"} - set(ds.column_names)
+    if missing:
+        raise ValueError(f"{dataset_dir} is not an RL dataset: missing columns {sorted(missing)}")
+    return ds.select_columns(["prompt", "question", "answer", "aliases"])
+
+
+def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, settings: RLSettings | None = None, *,
+           tool: ToolFn, tool_names: Sequence[str], scorer: ThoughtScorer | None = None) -> RLReport:
+    """Train from ``model_dir`` (the SFT checkpoint), save to ``out_dir/checkpoint`` and write
+    ``out_dir/train_report.json``."""
+    s = settings or RLSettings()
+    ds = load_rl_prompts(dataset_dir)
+    stats = {"rollouts": 0, "tool_calls": 0}
+    trainer = build_trainer(ds, model_dir, out_dir, s, tool=tool, tool_names=tool_names, scorer=scorer, stats=stats)
+    device, dtype = device_and_dtype()
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    out_dir = Path(out_dir)
+    ckpt = out_dir / "checkpoint"
+    trainer.model.save_pretrained(str(ckpt))
+    trainer.processing_class.save_pretrained(str(ckpt))
+    history = [h for h in trainer.state.log_history if isinstance(h, dict)]
+    last: dict[str, float] = {}
+    for h in history:
+        for k, v in h.items():
+            if isinstance(v, int | float) and k not in ("step", "epoch"):
+                last[k] = float(v)
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    report = RLReport(checkpoint=str(ckpt), device=device, dtype=str(dtype).replace("torch.", ""),
+                      steps=int(trainer.state.global_step), seconds=round(seconds, 2), tokens=tokens,
+                      tokens_per_s=round(tokens / seconds, 1) if seconds > 0 else 0.0, prompts=len(ds),
+                      rollouts=stats["rollouts"], tool_calls=stats["tool_calls"], metrics=last, log_history=history)
+    loss = last.get("loss", 0.0)
+    if not math.isfinite(loss):
+        raise RuntimeError(f"RL diverged: loss {loss}")
+    (out_dir / "train_report.json").write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    log.info("RL: %d steps, %d rollouts, %d tool calls, %.0f tokens/s on %s", report.steps, report.rollouts,
+             report.tool_calls, report.tokens_per_s, device)
+    return report
