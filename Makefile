@@ -9,10 +9,10 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 setup:
 	@./scripts/setup.sh
 
-# (a) install, then run the main job on the embedded defaults (offline mini-web).
+# (a) install, then run the main job (data, training, evaluation) on the embedded defaults (offline mini-web).
 demo: setup
 	@mkdir -p "$(DAGSTER_HOME)" "$(SEEKFORGE_DATA_DIR)"
-	.venv/bin/dagster job execute -m pipelines.definitions -j refresh_job -c pipelines/configs/demo.yaml
+	.venv/bin/dagster job execute -m pipelines.definitions -j full_job -c pipelines/configs/demo.yaml -c pipelines/configs/demo_train.yaml
 
 # (b) install, then run the test suite.
 test: setup

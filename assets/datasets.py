@@ -299,6 +299,8 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
 class RLDatasetConfig(dg.Config):
     min_rollouts: int = Field(default=2, description="Questions with fewer rollouts have no meaningful pass rate.")
     min_rows: int = Field(default=1, description="Fewer RL prompts than this fails the blocking check.")
+    difficulty_filter: bool = Field(default=True, description="Drop questions every rollout solved or every rollout "
+                                                              "failed (DAPO dynamic sampling, done in advance).")
 
 
 @dg.asset(
@@ -320,7 +322,8 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource) -> dg.Material
     clean = scored.filter(pl.col("benchmark_match").is_null())
     trajs = read_trajectories(clean.select(trajectories_frame([]).columns))
     correct = dict(zip(clean["id"].to_list(), clean["correct"].to_list(), strict=True))
-    records, drops = rl_records(trajs, correct, sft_questions, min_rollouts=config.min_rollouts)
+    records, drops = rl_records(trajs, correct, sft_questions, min_rollouts=config.min_rollouts,
+                                difficulty_filter=config.difficulty_filter)
     stage = Funnel()
     stage.add_stage("rl_questions", len({t.question_id for t in trajs}), drops)
     out_dir = storage.path("datasets", "rl")

@@ -1,18 +1,25 @@
-"""Training assets: sft_model (TRL SFTTrainer on sft_dataset).
+"""Training assets: sft_model (SFT), rl_model (GRPO with tool rollouts), agent_eval (served checkpoints as agents).
 
 Thin on purpose: the runner lives in ``train/`` so it can be used from a notebook or another
 orchestrator; this asset picks the device, passes config, and puts the figures a person
 wants to see (loss curve, tokens/s, where the checkpoint is) into metadata.
 """
 
+import json
+import math
 import time
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
-from assets.datasets import sft_dataset
-from assets.metadata import md_table
-from assets.resources import ModelsResource, StorageResource
+from assets.datasets import rl_dataset, sft_dataset
+from assets.metadata import llm_metadata, md_table
+from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
+from distill.records import write_table
+
+if TYPE_CHECKING:
+    from train.rl_runner import RLSettings
 
 GROUP = "train"
 OWNERS = ["team:seekforge-data"]
@@ -66,3 +73,205 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
         check_results=[dg.AssetCheckResult(check_name="loss_is_finite", passed=report.train_loss == report.train_loss,
                                            metadata={"train_loss": report.train_loss})],
     )
+
+
+class RLModelConfig(dg.Config):
+    max_steps: int = Field(default=200, description="Optimizer steps (each: prompts_per_step questions x num_generations rollouts).")
+    num_generations: int = Field(default=16, description="Rollouts per question (the GRPO group).")
+    prompts_per_step: int = 1
+    learning_rate: float = 1e-6
+    beta: float = Field(default=0.001, description="KL coefficient.")
+    epsilon: float = Field(default=0.2, description="Lower clip range.")
+    epsilon_high: float = Field(default=0.28, description="Upper clip range (DAPO clip-higher).")
+    loss_type: str = "dapo"
+    reward: str = Field(default="atom_searcher", description="atom_searcher (ATR + F1, curriculum) | webdancer.")
+    alpha0: float = Field(default=0.5, description="Initial weight of the atomic-thought reward.")
+    atr_aggregation: str = Field(default="mean", description="mean | min | late_weighted")
+    rrm: bool = Field(default=True, description="Grade thoughts with the rrm role; off = F1 only.")
+    mask_zero_variance_groups: bool = True
+    entropy_base: float = 0.001
+    entropy_target: float = 0.3
+    entropy_window: int = 8
+    temperature: float = 1.0
+    max_turns: int = 10
+    max_new_tokens: int = 512
+    max_completion_tokens: int = 4096
+    max_observation_chars: int = 4000
+    scaffold: list[str] = Field(default_factory=list, description="DEMO ONLY: the action of turn i (last repeats), "
+                                "e.g. [search, visit, answer]; the environment writes the protocol's fixed text "
+                                "(masked out of the loss), the policy the thought, query, URL, goal and answer.")
+    max_thought_tokens: int = 96
+    max_field_tokens: int = 32
+    seed: int = 0
+
+    def settings(self) -> "RLSettings":
+        from train.rl_rollout import RolloutConfig
+        from train.rl_runner import RLSettings
+
+        rollout = RolloutConfig(max_turns=self.max_turns, max_new_tokens=self.max_new_tokens,
+                                max_completion_tokens=self.max_completion_tokens,
+                                max_observation_chars=self.max_observation_chars, scaffold=tuple(self.scaffold),
+                                max_thought_tokens=self.max_thought_tokens, max_field_tokens=self.max_field_tokens)
+        return RLSettings(max_steps=self.max_steps, learning_rate=self.learning_rate,
+                          num_generations=self.num_generations, prompts_per_step=self.prompts_per_step,
+                          beta=self.beta, epsilon=self.epsilon, epsilon_high=self.epsilon_high,
+                          loss_type=self.loss_type, temperature=self.temperature, reward=self.reward,
+                          alpha0=self.alpha0, atr_aggregation=self.atr_aggregation,  # type: ignore[arg-type]
+                          mask_zero_variance_groups=self.mask_zero_variance_groups, entropy_base=self.entropy_base,
+                          entropy_target=self.entropy_target, entropy_window=self.entropy_window, rollout=rollout,
+                          seed=self.seed)
+
+
+_RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/valid", "reward/alpha",
+             "rollout/tool_calls", "entropy", "entropy_coef", "kl", "dapo/zero_variance_groups", "loss")
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "pytorch", "huggingface"}, owners=OWNERS,
+    deps=[sft_model, rl_dataset],
+    check_specs=[dg.AssetCheckSpec("loss_is_finite", asset="rl_model", blocking=True),
+                 dg.AssetCheckSpec("rollouts_call_tools", asset="rl_model")],
+    description="GRPO (DAPO loss) from sft_model on rl_dataset with TRL: multi-turn rollouts that call the real "
+                "search/visit tools (observation tokens masked out of the loss), the Atom-Searcher reward (RRM "
+                "grades of the atomic thoughts blended with answer F1 by a decaying curriculum weight), zero-variance "
+                "groups out of the loss, and a sliding-window entropy bonus.",
+)
+def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: StorageResource, llm: LLMResource,
+             crawler: CrawlerResource, agent_tools: AgentToolsResource) -> dg.MaterializeResult:
+    from distill.llm.client import LLMClient
+    from train.env_bridge import BackgroundLoop, thought_scorer, tool_caller
+    from train.rl_runner import run_rl
+
+    started = time.monotonic()
+    sft_ckpt = storage.path("models", "sft", "checkpoint")
+    if not (sft_ckpt / "config.json").exists():
+        raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")
+    with llm.session(storage) as (roles, base_url, cache), BackgroundLoop() as bg:
+        client = bg.enter(LLMClient(roles, default_base_url=base_url, cache=cache,
+                                    max_concurrency=llm.max_concurrency, max_retries=llm.max_retries))
+        box = bg.enter(agent_tools.tools(storage, crawler, client, cache))
+        report = run_rl(storage.path("datasets", "rl", "dataset"), sft_ckpt, storage.path("models", "rl"),
+                        config.settings(), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
+                        scorer=thought_scorer(bg, client) if config.rrm else None)
+        stats, tool_stats = client.stats_dict(), box.stats()
+    curve = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items() if k in _RL_CURVE}
+             for h in report.log_history if "reward" in h]
+    m = report.metrics
+    context.log.info(f"rl_model: {report.steps} steps, {report.rollouts} rollouts, {report.tool_calls} tool calls, "
+                     f"{report.tokens_per_s} tokens/s")
+    return dg.MaterializeResult(
+        metadata={
+            "checkpoint": dg.MetadataValue.path(report.checkpoint),
+            "device": report.device,
+            "dtype": report.dtype,
+            "steps": report.steps,
+            "prompts": report.prompts,
+            "rollouts": report.rollouts,
+            "tool_calls": report.tool_calls,
+            "tool_calls_per_rollout": round(report.tool_calls / max(1, report.rollouts), 3),
+            "tokens": report.tokens,
+            "tokens_per_s": report.tokens_per_s,
+            "reward": m.get("reward", float("nan")),
+            "reward_f1": m.get("reward/f1", float("nan")),
+            "reward_atr": m.get("reward/atr", float("nan")),
+            "alpha": m.get("reward/alpha", float("nan")),
+            "entropy": m.get("entropy", float("nan")),
+            "entropy_coef": m.get("entropy_coef", float("nan")),
+            "training_curve": dg.MetadataValue.md(md_table(curve[-50:])),
+            "tool_cache": json.dumps(tool_stats),
+            **llm_metadata(stats, time.monotonic() - started),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name="loss_is_finite", passed=math.isfinite(m.get("loss", 0.0)),
+                                metadata={"loss": m.get("loss", float("nan"))}),
+            dg.AssetCheckResult(check_name="rollouts_call_tools", passed=report.tool_calls > 0,
+                                metadata={"tool_calls": report.tool_calls, "rollouts": report.rollouts}),
+        ],
+    )
+
+
+class AgentEvalConfig(dg.Config):
+    max_questions: int = Field(default=50, description="Held-out qa_pool questions (seen by neither SFT nor RL).")
+    checkpoints: list[str] = Field(default_factory=lambda: ["base", "sft", "rl"], description="Any of base, sft, rl.")
+    current_date: str = Field(default="", description="Date in the system prompt; empty = today (UTC).")
+    max_turns: int = 10
+    max_tokens_per_turn: int = 512
+    max_total_tokens: int = 4096
+    max_context_chars: int = 24_000
+    max_observation_chars: int = 4_000
+    temperature: float = 0.7
+    seed: int = 0
+    device: str = Field(default="auto", description="transformers serve --device (auto: GPU when present).")
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"python", "huggingface"}, owners=OWNERS,
+    deps=[rl_model],
+    description="Base, SFT and RL checkpoints served by `transformers serve` (OpenAI-compatible, 127.0.0.1) and run "
+                "as ReAct agents, unconstrained, on held-out qa_pool questions: F1 / EM, answer rate, format "
+                "validity and tool calls per question.",
+)
+def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, storage: StorageResource,
+               llm: LLMResource, crawler: CrawlerResource, agent_tools: AgentToolsResource,
+               models: ModelsResource) -> dg.MaterializeResult:
+    import asyncio
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from distill.agent.loop import RolloutSettings, run_rollouts
+    from distill.agent.styles import short_style
+    from distill.llm.client import LLMClient
+    from distill.llm.roles import RoleConfig
+    from train.agent_eval import held_out_items, serving_dir, summarize
+    from train.serve import CheckpointServer
+
+    started = time.monotonic()
+    unknown = sorted(set(config.checkpoints) - {"base", "sft", "rl"})
+    if unknown:
+        raise ValueError(f"unknown checkpoints {unknown}; use base, sft, rl")
+    paths = {"base": models.base_model_path(storage), "sft": storage.path("models", "sft", "checkpoint"),
+             "rl": storage.path("models", "rl", "checkpoint")}
+    seen = set(pl.read_parquet(storage.path("datasets", "question_split.parquet"))["question_id"].to_list())
+    pool = pl.read_parquet(storage.path("qa", "qa_pool.parquet"))
+    items = held_out_items(pool.iter_rows(named=True), seen, config.max_questions)
+    if not items:
+        raise ValueError(f"qa_pool has no question outside the {len(seen)} used for SFT/RL; nothing to evaluate on")
+    date = config.current_date or datetime.now(UTC).date().isoformat()
+    settings = RolloutSettings(max_turns=config.max_turns, max_tokens_per_turn=config.max_tokens_per_turn,
+                               max_total_tokens=config.max_total_tokens, max_context_chars=config.max_context_chars,
+                               max_observation_chars=config.max_observation_chars, temperature=config.temperature)
+    rows, all_trajs = [], []
+    with llm.session(storage) as (roles, base_url, cache):
+        for name in config.checkpoints:
+            link = serving_dir(paths[name], name, storage.path("models", "serving"))
+            t0 = time.monotonic()
+            with CheckpointServer(link, device=config.device, log_path=storage.path("logs", f"serve_{name}.log")) as srv:
+                policy = RoleConfig(name="policy", base_url=srv.base_url, model=srv.model,
+                                    temperature=config.temperature, max_tokens=config.max_tokens_per_turn,
+                                    structured="openai")
+
+                async def go() -> list[Any]:
+                    async with LLMClient({**roles, "policy": policy}, default_base_url=base_url, cache=cache,
+                                         max_concurrency=1, max_retries=llm.max_retries) as client, \
+                            agent_tools.tools(storage, crawler, client, cache) as box:
+                        style = short_style([t.schema for t in box.tools.values()], date, role="policy")
+                        return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed)
+
+                trajs = asyncio.run(go())
+            row = summarize(name, trajs, ("search", "visit"), time.monotonic() - t0)
+            context.log.info(f"agent_eval {name}: {row.to_dict()}")
+            rows.append(row.to_dict())
+            all_trajs += [{"checkpoint": name, "question_id": t.question_id, "answer": t.final_answer,
+                           "finish_reason": t.finish_reason, "turns": len(t.steps)} for t in trajs]
+    table = pl.DataFrame(rows)
+    write_table(table, storage.path("eval", "agent_eval.parquet"))
+    write_table(pl.DataFrame(all_trajs), storage.path("eval", "agent_eval_rollouts.parquet"))
+    return dg.MaterializeResult(metadata={
+        "eval_table": dg.MetadataValue.md(md_table(rows)),
+        "questions": len(items),
+        "held_out_from": f"qa_pool minus the {len(seen)} questions with teacher rollouts (SFT and RL splits)",
+        **{f"f1_{r['checkpoint']}": r["f1"] for r in rows},
+        "dagster/row_count": len(rows),
+        "seconds": round(time.monotonic() - started, 1),
+    })

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.crawl import SOURCES, crawl_seeds, search_index, web_pages
 from assets.datasets import rl_dataset, scored_trajectories, sft_dataset
 from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
-from assets.training import sft_model
+from assets.training import agent_eval, rl_model, sft_model
 from assets.trajectories import atomic_prompts, trajectories
 
 # Run every source partition in one run (web_pages has a single-run backfill policy),
@@ -44,11 +44,12 @@ datasets_job = dg.define_asset_job(
 
 train_job = dg.define_asset_job(
     "train_job",
-    selection=dg.AssetSelection.assets(sft_model),
-    description="Train on the current datasets: SFT (RL and agent evaluation follow in #6).",
+    selection=dg.AssetSelection.assets(sft_model, rl_model, agent_eval),
+    description="Train on the current datasets: SFT, then RL (GRPO with tool rollouts) from the SFT checkpoint, "
+                "then evaluate base, SFT and RL checkpoints as agents on held-out questions.",
 )
 
-# The main job: crawl -> index -> QA -> trajectories -> filters -> datasets. Training joins it in #6.
+# Data: crawl -> index -> QA -> trajectories -> filters -> datasets (the nightly refresh).
 refresh_job = dg.define_asset_job(
     "refresh_job",
     selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool,
@@ -57,6 +58,16 @@ refresh_job = dg.define_asset_job(
     description="Crawl all sources, rebuild the search index, synthesize QA into qa_pool, roll out the agent "
                 "(short, long, atomic), score and filter the rollouts, build the SFT and RL datasets. Cached LLM "
                 "answers and tool results make unchanged work free.",
+)
+
+# The main job (README command (a)): the data, then training and evaluation on it.
+full_job = dg.define_asset_job(
+    "full_job",
+    selection=dg.AssetSelection.assets(crawl_seeds, web_pages, search_index, crawlqa_pairs, e2hqa_pairs, qa_pool,
+                                       atomic_prompts, *trajectories, scored_trajectories, sft_dataset, rl_dataset,
+                                       sft_model, rl_model, agent_eval),
+    tags=ALL_SOURCES_TAGS,
+    description="Everything: refresh_job's data, then train_job's SFT, RL and agent evaluation.",
 )
 
 nightly_refresh = dg.ScheduleDefinition(

@@ -36,8 +36,12 @@ def test_assets_groups_and_partitions() -> None:
     assert {dg.AssetKey(["trajectories", s]) for s in ("short", "long", "atomic")} <= \
         graph.get(dg.AssetKey("scored_trajectories")).parent_keys
     assert dg.AssetKey("sft_dataset") in graph.get(dg.AssetKey("rl_dataset")).parent_keys  # it reads the split
-    assert graph.get(dg.AssetKey("sft_model")).group_name == "train"
+    for key in ("sft_model", "rl_model", "agent_eval"):
+        node = graph.get(dg.AssetKey(key))
+        assert node.group_name == "train" and node.description, key
     assert dg.AssetKey("sft_dataset") in graph.get(dg.AssetKey("sft_model")).parent_keys
+    assert graph.get(dg.AssetKey("rl_model")).parent_keys == {dg.AssetKey("sft_model"), dg.AssetKey("rl_dataset")}
+    assert dg.AssetKey("rl_model") in graph.get(dg.AssetKey("agent_eval")).parent_keys
 
 
 def test_jobs_schedule_and_checks() -> None:
@@ -50,6 +54,12 @@ def test_jobs_schedule_and_checks() -> None:
         k.to_user_string() for k in refresh.asset_layer.executable_asset_keys}
     assert {k.to_user_string() for k in defs.resolve_job_def("datasets_job").asset_layer.executable_asset_keys} == {
         "scored_trajectories", "sft_dataset", "rl_dataset"}
+    def keys(job: str) -> set[str]:
+        return {k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
+
+    assert keys("train_job") == {"sft_model", "rl_model", "agent_eval"}
+    assert not keys("train_job") & keys("refresh_job")
+    assert keys("full_job") == keys("refresh_job") | keys("train_job")
     schedule = defs.resolve_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "refresh_job"
@@ -57,11 +67,23 @@ def test_jobs_schedule_and_checks() -> None:
     assert {"non_empty", "unique_canonical_urls", "no_invalid_among_valid", "self_retrieval",
             "answer_not_in_question", "unique_ids", "evidence_urls_exist", "every_rollout_accounted_for",
             "no_benchmark_question_kept", "masks_cover_observations", "no_benchmark_overlap", "enough_rows",
-            "disjoint_from_sft"} <= check_names
+            "disjoint_from_sft", "loss_is_finite", "rollouts_call_tools"} <= check_names
     blocking = {k.asset_key.to_user_string(): spec.blocking for k, spec in
                 ((s.key, s) for a in defs.resolve_asset_graph().assets_defs for s in a.check_specs)
                 if k.name == "masks_cover_observations"}
     assert blocking == {"sft_dataset": True}
+
+
+def test_demo_configs_fit_their_jobs() -> None:
+    """demo.yaml drives refresh_job, demo_train.yaml train_job, both merged full_job (as `make demo` does)."""
+    import yaml
+    from dagster._utils.merger import deep_merge_dicts
+
+    data = yaml.safe_load((REPO / "pipelines/configs/demo.yaml").read_text())
+    train = yaml.safe_load((REPO / "pipelines/configs/demo_train.yaml").read_text())
+    for job, cfg in (("refresh_job", data), ("train_job", train), ("full_job", deep_merge_dicts(data, train))):
+        assert dg.validate_run_config(defs.resolve_job_def(job), cfg), job
+    assert "-j full_job -c pipelines/configs/demo.yaml -c pipelines/configs/demo_train.yaml" in (REPO / "Makefile").read_text()
 
 
 def test_dagster_definitions_validate_cli(tmp_path: Path) -> None:

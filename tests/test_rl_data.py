@@ -58,6 +58,12 @@ def test_pass_rates_and_drops(questions: list[Trajectory]) -> None:
     assert (r["k"], r["n_correct"], r["pass_rate"]) == (4, 1, 0.25)
     assert (by_q[q[5].question_id]["k"], by_q[q[5].question_id]["n_correct"]) == (3, 1)
     assert (by_q[q[6].question_id]["k"], by_q[q[6].question_id]["pass_rate"]) == (2, 0.5)
+    # Without the difficulty filter (DEMO ONLY) the extremes stay, with their pass rates.
+    unfiltered, drops = rl_records(mixed + easy + hard + sft + lonely + unjudged + errored, correct,
+                                   {q[3].question_id}, difficulty_filter=False)
+    assert drops == Counter(in_sft=1, too_few_rollouts=1)
+    rates = {r["question_id"]: r["pass_rate"] for r in unfiltered}
+    assert rates[q[1].question_id] == 1.0 and rates[q[2].question_id] == 0.0
     assert r["question"] == q[0].question and r["answer"] == q[0].reference and r["aliases"] == q[0].aliases
     # the prompt is what the agent saw before its first turn: WebDancer's system + tools-and-question user turn
     assert r["prompt"] == q[0].messages[:2] and [m["role"] for m in r["prompt"]] == ["system", "user"]

@@ -77,7 +77,7 @@ def _prompt_messages(t: Trajectory) -> list[dict[str, str]]:
 
 
 def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], sft_question_ids: set[str],
-               min_rollouts: int = 2) -> tuple[list[dict[str, Any]], Counter[str]]:
+               min_rollouts: int = 2, difficulty_filter: bool = True) -> tuple[list[dict[str, Any]], Counter[str]]:
     """One record per question (sorted by ``question_id``) and the count of dropped questions by reason.
 
     ``correct`` maps trajectory id to the judged verdict; ``None`` (no answer to judge)
@@ -85,6 +85,8 @@ def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], 
     Rollouts that ended in ``error`` (the endpoint failed, not the model) are not counted.
     Questions are dropped, in this order, as ``in_sft``, ``too_few_rollouts`` (fewer than
     ``min_rollouts`` counted), ``all_correct`` (pass rate 1) or ``all_wrong`` (pass rate 0).
+    ``difficulty_filter=False`` keeps the last two (DEMO ONLY: a tiny teacher solves nothing,
+    so every question would be ``all_wrong``); their pass rate is still recorded.
     """
     if min_rollouts < 1:
         raise ValueError(f"min_rollouts must be >= 1, got {min_rollouts}")
@@ -108,10 +110,10 @@ def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], 
             drops["too_few_rollouts"] += 1
             continue
         n_correct = sum(1 for t in rollouts if correct[t.id])
-        if n_correct == k:
+        if difficulty_filter and n_correct == k:
             drops["all_correct"] += 1
             continue
-        if n_correct == 0:
+        if difficulty_filter and n_correct == 0:
             drops["all_wrong"] += 1
             continue
         head = _prompt_rollout(rollouts)
