@@ -43,7 +43,7 @@ class EmbeddedLLMServer(LocalServer):
     """``python -m llama_cpp.server`` for the embedded GGUF."""
 
     label = "embedded LLM server"
-    health_path = "/models"
+    health_path = "/v1/models"
     error = EmbeddedModelUnavailable
 
     def __init__(self, *, model_path: str | Path | None = None, n_threads: int | None = None, n_ctx: int = 4096,

@@ -30,10 +30,10 @@ class ServerUnavailable(RuntimeError):
 
 
 class LocalServer:
-    """Subclasses give :meth:`command` and :attr:`health_path` (under ``/v1`` or absolute)."""
+    """Subclasses give :meth:`command` and :attr:`health_path` (from the server root)."""
 
     label = "local model server"
-    health_path = "/models"
+    health_path = "/v1/models"
     error: type[RuntimeError] = ServerUnavailable
 
     def __init__(self, *, log_path: str | Path | None = None, startup_timeout_s: float = 120.0) -> None:
@@ -49,9 +49,7 @@ class LocalServer:
 
     @property
     def health_url(self) -> str:
-        if self.health_path.startswith("/v1") or not self.health_path.startswith("/"):
-            return f"http://127.0.0.1:{self.port}{self.health_path}"
-        return self.base_url + self.health_path
+        return f"http://127.0.0.1:{self.port}{self.health_path}"
 
     def command(self) -> list[str]:
         raise NotImplementedError
