@@ -213,17 +213,23 @@ class SFTDatasetConfig(dg.Config):
     rl_fraction: float = Field(default=0.3, description="Share of questions held out for RL (by a hash of the "
                                                         "question id, so the split is stable across runs).")
     split_salt: str = "seekforge-split-v1"
+    min_rl_questions: int = Field(default=0, description="Hold out at least this many questions for RL (the lowest "
+                                                         "hashes), never all of them; for tiny runs.")
     max_length: int = Field(default=8192, description="Longer tokenized conversations are rejected (counted).")
     min_rows: int = Field(default=1, description="Fewer SFT records than this fails the blocking check.")
 
 
-def question_split(question_ids: list[str], rl_fraction: float, salt: str) -> dict[str, str]:
-    """``sft`` or ``rl`` per question: a hash, not a random draw, so new questions never move old ones."""
-    out = {}
-    for q in sorted(set(question_ids)):
-        h = int.from_bytes(hashlib.sha256(f"{salt}\x00{q}".encode()).digest()[:8], "big") / 2**64
-        out[q] = "rl" if h < rl_fraction else "sft"
-    return out
+def question_split(question_ids: list[str], rl_fraction: float, salt: str, min_rl: int = 0) -> dict[str, str]:
+    """``sft`` or ``rl`` per question: a hash, not a random draw, so new questions never move old ones.
+    ``min_rl`` lowers the threshold until that many questions are held out (at most all but one),
+    which is again a function of the question set alone."""
+    hashes = {q: int.from_bytes(hashlib.sha256(f"{salt}\x00{q}".encode()).digest()[:8], "big") / 2**64
+              for q in sorted(set(question_ids))}
+    rl = {q for q, h in hashes.items() if h < rl_fraction}
+    want = min(min_rl, max(0, len(hashes) - 1))
+    if len(rl) < want:
+        rl = set(sorted(hashes, key=hashes.__getitem__)[:want])
+    return {q: "rl" if q in rl else "sft" for q in hashes}
 
 
 def _card_funnel(storage: StorageResource, extra: Funnel | None = None) -> str:
@@ -250,7 +256,8 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
     from train.sft_data import mask_report, save_sft_dataset, sft_records, tokenize_sft
 
     scored = _read(storage.path("filters", "scored_trajectories.parquet"), "scored_trajectories")
-    split = question_split(scored["question_id"].to_list(), config.rl_fraction, config.split_salt)
+    split = question_split(scored["question_id"].to_list(), config.rl_fraction, config.split_salt,
+                           config.min_rl_questions)
     write_table(pl.DataFrame(list(split.items()), schema=SPLIT_SCHEMA, orient="row"),
                 storage.path("datasets", "question_split.parquet"))
     kept = scored.filter(pl.col("keep"))

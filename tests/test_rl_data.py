@@ -156,3 +156,17 @@ def test_save_and_load(tmp_path: Path, questions: list[Trajectory]) -> None:
 def test_card_rejects_an_unknown_kind() -> None:
     with pytest.raises(ValueError, match="kind"):
         render_card(CardInfo(name="x", kind="dpo", rows=0))  # type: ignore[arg-type]
+
+
+def test_question_split_is_stable_and_honours_a_minimum_rl_share() -> None:
+    from assets.datasets import question_split
+
+    ids = [f"q{i}" for i in range(6)]
+    plain = question_split(ids, 0.0, "salt")
+    assert set(plain.values()) == {"sft"}
+    one = question_split(ids, 0.0, "salt", min_rl=1)
+    assert sorted(one.values()).count("rl") == 1
+    assert question_split(list(reversed(ids)) + ["q0"], 0.0, "salt", min_rl=1) == one  # order and repeats do not matter
+    assert list(question_split(["only"], 0.0, "salt", min_rl=1).values()) == ["sft"]  # never every question
+    # The minimum only lowers the threshold: it never moves questions the hash already holds out.
+    assert question_split(ids, 0.5, "salt", min_rl=1) == question_split(ids, 0.5, "salt")
