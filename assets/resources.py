@@ -97,11 +97,29 @@ class CrawlerResource(dg.ConfigurableResource):
         )
 
 
+class RoleEndpoint(dg.Config):
+    """One role's endpoint in run config. Give ``api_key`` only as ``{env: VAR}``: Dagster resolves
+    it when the run is launched, so a missing variable stops the run before any step, naming
+    the variable, and the UI and stored run config show the variable's name, never the key."""
+
+    base_url: str = Field(default="", description="OpenAI-compatible base URL (…/v1); empty = the embedded server.")
+    model: str = ""
+    api_key: str = Field(default="", description="Only as {env: VAR}. Empty: the variable named by api_key_env.")
+    api_key_env: str = ""
+    structured: str = Field(default="", description="openai | llamacpp: how JSON schemas are requested.")
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
 class LLMResource(dg.ConfigurableResource):
-    """Teacher LLMs per role. Endpoints come from env (``SEEKFORGE_<ROLE>_BASE_URL``,
-    ``..._MODEL``, ``..._API_KEY_ENV``); a role without one is served by the embedded
+    """Teacher LLMs per role. Endpoints come from run config (``endpoints``, see
+    ``pipelines/configs/production.yaml``) or env (``SEEKFORGE_<ROLE>_BASE_URL``, ``..._MODEL``,
+    ``..._API_KEY_ENV``), config winning; a role with neither is served by the embedded
     SmolLM2 server, started on a free loopback port for the step and stopped after.
     Answers are cached in ``cache_path`` so re-materializations cost nothing."""
+
+    endpoints: dict[str, RoleEndpoint] = Field(default_factory=dict, description="Per role (teacher, reasoner, judge, "
+                                               "rrm, summarizer): endpoint, model and key.")
 
     cache_path: str = Field(default="", description="sqlite request cache; empty = <data_dir>/llm_cache.sqlite")
     max_concurrency: int = Field(default=4, description="Requests in flight across all roles.")
@@ -110,9 +128,26 @@ class LLMResource(dg.ConfigurableResource):
     embedded_ctx: int = 4096
 
     def role_configs(self) -> dict[str, "RoleConfig"]:
+        from dataclasses import replace
+
         from distill.llm.roles import ROLES, role_from_env
 
-        return {name: role_from_env(name) for name in ROLES}
+        unknown = sorted(set(self.endpoints) - set(ROLES))
+        if unknown:
+            raise ValueError(f"llm.endpoints names unknown roles {unknown}; roles are {', '.join(ROLES)}")
+        roles = {}
+        for name in ROLES:
+            cfg = role_from_env(name)
+            ep = self.endpoints.get(name)
+            if ep is not None:
+                updates: dict[str, Any] = {k: v for k, v in (("base_url", ep.base_url), ("model", ep.model),
+                                                             ("api_key_env", ep.api_key_env),
+                                                             ("structured", ep.structured), ("key", ep.api_key),
+                                                             ("temperature", ep.temperature),
+                                                             ("max_tokens", ep.max_tokens)) if v not in ("", None)}
+                cfg = replace(cfg, **updates)
+            roles[name] = cfg
+        return roles
 
     @contextmanager
     def session(self, storage: StorageResource) -> Iterator[tuple[dict[str, "RoleConfig"], str | None, "RequestCache"]]:

@@ -32,9 +32,14 @@ class RoleConfig:
     price_out_per_mtok: float = 0.0  # USD per million completion tokens
     extra_body: dict[str, Any] = field(default_factory=dict)
     structured: str | None = None  # "llamacpp" | "openai"; None: llamacpp when embedded, else openai
+    # A key resolved by the orchestrator from an environment variable (Dagster's ``{env: VAR}``);
+    # never printed (repr=False) and never part of a cache key or metadata.
+    key: str = field(default="", repr=False, compare=False)
 
     def api_key(self) -> str:
-        """The key from the environment; local endpoints accept any placeholder."""
+        """The resolved key, else the key from the environment; local endpoints accept any placeholder."""
+        if self.key:
+            return self.key
         key = os.environ.get(self.api_key_env, "")
         if key:
             return key
