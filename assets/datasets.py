@@ -232,10 +232,11 @@ def question_split(question_ids: list[str], rl_fraction: float, salt: str, min_r
     return {q: "rl" if q in rl else "sft" for q in hashes}
 
 
-def _card_funnel(storage: StorageResource, extra: Funnel | None = None) -> str:
+def _funnel_through(storage: StorageResource, extra: Funnel | None = None) -> Funnel:
+    """scored_trajectories' funnel (pages -> filters) continued by this asset's own stages."""
     path = storage.path("filters", "funnel.parquet")
     funnel = Funnel.from_rows(pl.read_parquet(path).to_dicts()) if path.exists() else Funnel()
-    return funnel.then(extra).to_markdown()
+    return funnel.then(extra)
 
 
 @dg.asset(
@@ -276,14 +277,18 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
     info = CardInfo(name="seekforge-sft", kind="sft", rows=len(tokenized.rows),
                     sources=dict(Counter(t.source_format for t in trajs)),
                     styles=dict(Counter(t.style for t in trajs)), models=sorted({t.model for t in trajs}),
-                    funnel_markdown=_card_funnel(storage, stage))
+                    funnel_markdown=(funnel := _funnel_through(storage, stage)).to_markdown())
     paths = save_sft_dataset(records, tokenized, out_dir, render_card(info))
+    chart = funnel_png(funnel, storage.path("datasets", "sft_funnel.png"), title="pages to SFT records")
     leaked = in_sft.filter(pl.col("benchmark_match").is_not_null()).height
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(tokenized.rows),
             "records": len(records),
             "rejected_too_long": len(tokenized.rejected),
+            "funnel": dg.MetadataValue.md(funnel.to_markdown()),
+            "funnel_chart": dg.MetadataValue.md(png_markdown(chart)),
+            "preview": dg.MetadataValue.md(_sft_preview(records)),
             "by_style": counter_md(Counter(t.style for t in trajs), key="style"),
             "questions": len({t.question_id for t in trajs}),
             "split": counter_md(Counter(split.values()), key="split", label="questions"),
@@ -301,6 +306,19 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
                                 metadata={"rows": len(tokenized.rows), "required": config.min_rows}),
         ],
     )
+
+
+def _sft_preview(records: list[dict[str, Any]], n: int = 3, width: int = 160) -> str:
+    """The first records as a person would skim them: question, turns, answer."""
+    rows = []
+    for r in records[:n]:
+        msgs = r.get("messages") or []
+        question = next((m["content"] for m in msgs if m["role"] == "user"), "")
+        answer = next((m["content"] for m in reversed(msgs) if m["role"] == "assistant"), "")
+        rows.append({"question": " ".join(question.split())[:width], "turns": sum(m["role"] == "assistant" for m in msgs),
+                     "tool_calls": sum(len(m.get("tool_calls") or []) for m in msgs),
+                     "last_turn": " ".join(str(answer).split())[-width:]})
+    return md_table(rows)
 
 
 class RLDatasetConfig(dg.Config):

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from assets.crawl import search_index, web_pages
 from assets.metadata import counter_md, counts_md, llm_metadata, preview_md
+from assets.progress import StepProgress
 from assets.resources import LLMResource, StorageResource
 from crawl.corpus import read_pages
 from crawl.search_index import SearchIndex
@@ -80,7 +81,7 @@ class CrawlQAConfig(dg.Config):
                 "checks (grounded, short entity answer, not leaked, no browsing talk, no error-page leftovers) and a "
                 "strict LLM judge. Drops are kept with their reasons in qa/crawlqa_drops.parquet.",
 )
-def crawlqa_pairs(config: CrawlQAConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
+def crawlqa_pairs(context: dg.AssetExecutionContext, config: CrawlQAConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
     started = time.monotonic()
     docs, graph = docs_and_graph(_pages(storage))
     known = set(docs)
@@ -93,7 +94,9 @@ def crawlqa_pairs(config: CrawlQAConfig, storage: StorageResource, llm: LLMResou
         async def go() -> tuple[Any, dict[str, Any]]:
             async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
                                  max_retries=llm.max_retries) as client:
-                return await generate_crawlqa(client, chains, settings, known), client.stats_dict()
+                return await generate_crawlqa(client, chains, settings, known,
+                                             progress=StepProgress(context, "crawlqa_pairs", "samples")), \
+                    client.stats_dict()
 
         out, stats = asyncio.run(go())
     records = [{**r, "origin": "crawlqa", "round": 0, "root_id": r["id"]} for r in out.records]
@@ -154,7 +157,7 @@ def _seed_file_pairs(path: str) -> list[dict[str, Any]]:
     description="Easy-to-hard evolution (E2HQA): single-hop pairs whose entities are replaced, round by round, by "
                 "descriptions found through the search index; the answer never changes, every round is validated.",
 )
-def e2hqa_pairs(config: E2HQAConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
+def e2hqa_pairs(context: dg.AssetExecutionContext, config: E2HQAConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
     started = time.monotonic()
     pages = _pages(storage)
     docs, _ = docs_and_graph(pages)
@@ -172,7 +175,9 @@ def e2hqa_pairs(config: E2HQAConfig, storage: StorageResource, llm: LLMResource)
         async def go() -> tuple[Any, dict[str, Any]]:
             async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
                                  max_retries=llm.max_retries) as client:
-                return await generate_e2hqa(client, index.search, seeds, settings, docs_for), client.stats_dict()
+                return await generate_e2hqa(client, index.search, seeds, settings, docs_for,
+                                            progress=StepProgress(context, "e2hqa_pairs", "seeds")), \
+                    client.stats_dict()
 
         out, stats = asyncio.run(go())
     by_id = {s["id"]: s for s in seeds}

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from assets.datasets import rl_dataset, sft_dataset
 from assets.metadata import llm_metadata, md_table
+from assets.progress import StepProgress
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 from distill.records import write_table
 
@@ -53,7 +54,8 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
                            learning_rate=config.learning_rate, per_device_batch=config.per_device_batch,
                            grad_accum=config.grad_accum, max_length=config.max_length, lora=config.lora,
                            seed=config.seed)
-    report = run_sft(storage.path("datasets", "sft", "tokenized"), base, storage.path("models", "sft"), settings)
+    report = run_sft(storage.path("datasets", "sft", "tokenized"), base, storage.path("models", "sft"), settings,
+                     progress=StepProgress(context, "sft_model", "steps"))
     losses = [{"step": h.get("step"), "loss": round(float(h["loss"]), 4)} for h in report.log_history if "loss" in h]
     context.log.info(f"sft_model: {report.steps} steps, loss {report.train_loss:.4f}, {report.tokens_per_s} tokens/s")
     return dg.MaterializeResult(
@@ -152,7 +154,8 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
         box = bg.enter(agent_tools.tools(storage, crawler, client, cache))
         report = run_rl(storage.path("datasets", "rl", "dataset"), sft_ckpt, storage.path("models", "rl"),
                         config.settings(), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
-                        scorer=thought_scorer(bg, client) if config.rrm else None)
+                        scorer=thought_scorer(bg, client) if config.rrm else None,
+                        progress=StepProgress(context, "rl_model", "steps"))
         stats, tool_stats = client.stats_dict(), box.stats()
     curve = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items() if k in _RL_CURVE}
              for h in report.log_history if "reward" in h]
@@ -256,7 +259,8 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
                                          max_concurrency=1, max_retries=llm.max_retries) as client, \
                             agent_tools.tools(storage, crawler, client, cache) as box:
                         style = short_style([t.schema for t in box.tools.values()], date, role="policy")
-                        return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed)
+                        return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed,
+                                                  progress=StepProgress(context, f"agent_eval/{name}", "questions"))
 
                 trajs = asyncio.run(go())
             row = summarize(name, trajs, ("search", "visit"), time.monotonic() - t0)

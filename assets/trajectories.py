@@ -21,6 +21,7 @@ from pydantic import Field
 from assets.crawl import search_index
 from assets.metadata import counter_md, counts_md, llm_metadata, md_table, preview_md
 from assets.qa import qa_pool
+from assets.progress import StepProgress
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, StorageResource
 from distill.agent.atomic import AtomicPrompt, expand_prompts, load_seeds
 from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
@@ -134,19 +135,6 @@ def _atomic_prompt_rows(storage: StorageResource) -> list[AtomicPrompt]:
             for r in df.iter_rows(named=True)]
 
 
-def _progress(context: dg.AssetExecutionContext, style: str, every_s: float = 15.0):  # type: ignore[no-untyped-def]
-    last = [0.0]
-
-    def report(done: int, total: int, elapsed: float) -> None:
-        if done == total or elapsed - last[0] >= every_s:
-            last[0] = elapsed
-            rate = done / elapsed if elapsed > 0 else 0.0
-            eta = (total - done) / rate if rate > 0 else float("nan")
-            context.log.info(f"trajectories/{style}: {done}/{total} rollouts, {rate * 60:.1f}/min, ETA {eta:.0f}s")
-
-    return report
-
-
 def _metadata(df: pl.DataFrame, trajs: list[Trajectory]) -> dict[str, Any]:
     finish = Counter(t.finish_reason for t in trajs)
     invalid = Counter(s.invalid_reason for t in trajs for s in t.steps if s.invalid_reason)
@@ -208,7 +196,7 @@ def _make_trajectories(style: str) -> dg.AssetsDefinition:
                     st = _style_for(style, [t.schema for t in box.tools.values()], date, storage)
                     trajs = await run_rollouts(client, st, items, box.tools, config.rollout_settings(),
                                                k=config.samples_per_question, seed=config.seed,
-                                               progress=_progress(context, style))
+                                               progress=StepProgress(context, f"trajectories/{style}", "rollouts"))
                     return trajs, client.stats_dict(), box.stats()
 
             trajs, stats, tool_stats = asyncio.run(go())

@@ -21,6 +21,7 @@ from rapidfuzz import fuzz
 
 from distill.chains import Chain, Doc
 from distill.jsonparse import extract_json_object
+from distill.progress import ProgressFn, gather_with_progress
 from distill.llm.client import ChatResult, LLMClient
 from distill.prompt import PROMPT_DIR, load_prompt
 from distill.qa_rules import answer_kind, lint_qa
@@ -198,11 +199,11 @@ async def generate_one(client: LLMClient, chain: Chain, k: int, s: CrawlQASettin
 
 
 async def generate_crawlqa(client: LLMClient, chains: Sequence[Chain], settings: CrawlQASettings,
-                           known_urls: Container[str]) -> Outcome:
+                           known_urls: Container[str], progress: ProgressFn | None = None) -> Outcome:
     tasks = [generate_one(client, chain, k, settings, known_urls)
              for chain in chains for k in range(settings.samples_per_chain)]
     out = Outcome()
-    for record, dropped in await asyncio.gather(*tasks):
+    for record, dropped in await gather_with_progress(tasks, progress):
         if record is not None:
             out.records.append(record)
         elif dropped is not None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from distill.crawlqa import VERDICT_SCHEMA, judge_messages, parse_verdict
 from distill.jsonparse import extract_json_object
+from distill.progress import ProgressFn, gather_with_progress
 from distill.llm.client import LLMClient
 from distill.prompt import load_prompt
 from distill.qa_rules import lint_qa, normalize_answer
@@ -131,9 +132,10 @@ async def evolve_one(client: LLMClient, search: SearchFn, seed_qa: dict[str, Any
 
 
 async def generate_e2hqa(client: LLMClient, search: SearchFn, seeds: Sequence[dict[str, Any]], s: E2HSettings,
-                         docs_for: Callable[[Sequence[str]], list[dict[str, str]]]) -> E2HOutcome:
-    results = await asyncio.gather(*(evolve_one(client, search, q, s, docs_for(q.get("evidence_urls") or []))
-                                     for q in seeds))
+                         docs_for: Callable[[Sequence[str]], list[dict[str, str]]],
+                         progress: ProgressFn | None = None) -> E2HOutcome:
+    results = await gather_with_progress([evolve_one(client, search, q, s, docs_for(q.get("evidence_urls") or []))
+                                          for q in seeds], progress)
     out = E2HOutcome()
     for kept, dropped in results:
         out.records.extend(kept)

@@ -66,3 +66,64 @@ def fake_llm() -> Iterator[FakeLLMServer]:
 # ---------------------------------------------------------------------------
 # END fake_llm fixture
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# BEGIN scripted_pipeline fixture: one real run of refresh_job + train_job per session
+# ---------------------------------------------------------------------------
+TRAIN_SMALL = """
+ops:
+  sft_model: {config: {max_steps: 3, max_length: 1024}}
+  rl_model:
+    config: {max_steps: 2, num_generations: 2, max_turns: 2, scaffold: [search, answer], max_thought_tokens: 8,
+             max_field_tokens: 6, max_completion_tokens: 600, max_observation_chars: 600}
+  agent_eval: {config: {checkpoints: [base, rl], max_questions: 1, max_turns: 1, max_tokens_per_turn: 24}}
+"""
+
+
+@pytest.fixture(scope="session")
+def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """refresh_job (demo.yaml, every role on a scripted OpenAI-compatible server), the same job
+    again (counting requests), then train_job (demo_train.yaml made smaller still), all through
+    `dagster job execute` with the multiprocess executor of demo.yaml. Shared by the end-to-end
+    assertions and the browser test of the UI, which reads the same Dagster instance."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    import polars as pl
+
+    from distill.llm.roles import ROLES
+    from scripted_teacher import reliable_teacher
+
+    root = tmp_path_factory.mktemp("pipeline")
+    repo = Path(_TESTS_DIR).parent
+    with FakeLLMServer() as fake:
+        fake.set_default(reliable_teacher)
+        env = {**os.environ, "SEEKFORGE_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "home")}
+        for role in ROLES:
+            env[f"SEEKFORGE_{role.upper()}_BASE_URL"] = fake.base_url
+            env[f"SEEKFORGE_{role.upper()}_STRUCTURED"] = "llamacpp"
+        env["SEEKFORGE_REASONER_MODEL"] = "scripted-reasoner"  # the scripted agent answers via reasoning_content
+        (root / "home").mkdir()
+        small = root / "train_small.yaml"
+        small.write_text(TRAIN_SMALL)
+
+        def run(job: str, *configs: str) -> None:
+            args = [a for c in configs or ("pipelines/configs/demo.yaml",) for a in ("-c", c)]
+            proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m",
+                                   "pipelines.definitions", "-j", job, *args],
+                                  cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+        run("refresh_job")
+        first = fake.count()
+        pool = pl.read_parquet(root / "data" / "qa" / "qa_pool.parquet")
+        run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
+        rerun = fake.count()
+        run("train_job", "pipelines/configs/demo_train.yaml", str(small))
+        yield SimpleNamespace(data=root / "data", home=root / "home", env=env, requests_first=first,
+                              requests_after_rerun=rerun, pool_first=pool)
+# ---------------------------------------------------------------------------
+# END scripted_pipeline fixture
+# ---------------------------------------------------------------------------

@@ -120,56 +120,27 @@ def test_entities_and_dedup() -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(1200)
-def test_refresh_job_through_qa_pool_and_free_rerun(fake_llm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.timeout(1500)
+def test_refresh_job_through_qa_pool_and_free_rerun(scripted_pipeline) -> None:  # type: ignore[no-untyped-def]
     """The main job end to end with every role on a scripted endpoint; a second run of the
-    QA assets on unchanged inputs sends zero requests."""
-    fake_llm.set_default(reliable_teacher)
-    env = {**os.environ, "SEEKFORGE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
-    for role in ROLES:
-        env[f"SEEKFORGE_{role.upper()}_BASE_URL"] = fake_llm.base_url
-        env[f"SEEKFORGE_{role.upper()}_STRUCTURED"] = "llamacpp"
-    env["SEEKFORGE_REASONER_MODEL"] = "scripted-reasoner"  # the scripted agent answers via reasoning_content
-    (tmp_path / "home").mkdir()
-    dagster = str(Path(sys.executable).parent / "dagster")
-
-    def run(job: str, *configs: str) -> None:
-        args = [a for c in configs or ("pipelines/configs/demo.yaml",) for a in ("-c", c)]
-        proc = subprocess.run([dagster, "job", "execute", "-m", "pipelines.definitions", "-j", job, *args],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=500)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-
-    run("refresh_job")
-    qa = tmp_path / "data" / "qa"
+    QA assets on unchanged inputs sends zero requests; then train_job on what it made."""
+    run = scripted_pipeline
+    data = run.data
+    qa = data / "qa"
     pool = pl.read_parquet(qa / "qa_pool.parquet")
     assert pool.height > 0 and pool["id"].is_unique().all()
     assert set(pool["origin"]) <= {"crawlqa", "e2hqa"}
     crawlqa = pl.read_parquet(qa / "crawlqa_pairs.parquet")
     drops = pl.read_parquet(qa / "crawlqa_drops.parquet")
     assert crawlqa.height + drops.height == 16 * 3  # demo.yaml: 16 chains x 3 samples, all accounted for
-    _check_trajectories(tmp_path / "data")
-    _check_datasets(tmp_path / "data")
-    requests = fake_llm.count()
-    assert requests > 0
-    run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
-    assert fake_llm.count() == requests, "re-materializing QA with unchanged inputs must not call the LLM"
-    assert pl.read_parquet(qa / "qa_pool.parquet").equals(pool)
-    assert pl.read_parquet(tmp_path / "data" / "trajectories" / "atomic.parquet").height > 0
-    # Training on what the run produced: demo_train.yaml, made smaller still for CI.
-    small = tmp_path / "train_small.yaml"
-    small.write_text(TRAIN_SMALL)
-    run("train_job", "pipelines/configs/demo_train.yaml", str(small))
-    _check_training(tmp_path / "data")
-
-
-TRAIN_SMALL = """
-ops:
-  sft_model: {config: {max_steps: 3, max_length: 1024}}
-  rl_model:
-    config: {max_steps: 2, num_generations: 2, max_turns: 2, scaffold: [search, answer], max_thought_tokens: 8,
-             max_field_tokens: 6, max_completion_tokens: 600, max_observation_chars: 600}
-  agent_eval: {config: {checkpoints: [base, rl], max_questions: 1, max_turns: 1, max_tokens_per_turn: 24}}
-"""
+    _check_trajectories(data)
+    _check_datasets(data)
+    assert run.requests_first > 0
+    assert run.requests_after_rerun == run.requests_first, \
+        "re-materializing QA with unchanged inputs must not call the LLM"
+    assert pool.equals(run.pool_first)
+    assert pl.read_parquet(data / "trajectories" / "atomic.parquet").height > 0
+    _check_training(data)
 
 
 def _check_training(data: Path) -> None:

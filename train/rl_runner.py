@@ -34,7 +34,7 @@ from distill.agent.trajectory import AtomicUnit
 from train.rewards import (Aggregation, aggregate_atr, atom_searcher_reward, check_format, curriculum_alpha,
                            outcome_f1, webdancer_reward)
 from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
-from train.sft_runner import device_and_dtype
+from train.sft_runner import device_and_dtype, progress_callback
 
 log = logging.getLogger(__name__)
 
@@ -286,13 +286,16 @@ def load_rl_prompts(dataset_dir: str | Path) -> Any:
 
 
 def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, settings: RLSettings | None = None, *,
-           tool: ToolFn, tool_names: Sequence[str], scorer: ThoughtScorer | None = None) -> RLReport:
+           tool: ToolFn, tool_names: Sequence[str], scorer: ThoughtScorer | None = None,
+           progress: Callable[[int, int, float], None] | None = None) -> RLReport:
     """Train from ``model_dir`` (the SFT checkpoint), save to ``out_dir/checkpoint`` and write
     ``out_dir/train_report.json``."""
     s = settings or RLSettings()
     ds = load_rl_prompts(dataset_dir)
     stats = {"rollouts": 0, "tool_calls": 0}
     trainer = build_trainer(ds, model_dir, out_dir, s, tool=tool, tool_names=tool_names, scorer=scorer, stats=stats)
+    if progress is not None:
+        trainer.add_callback(progress_callback(progress))
     device, dtype = device_and_dtype()
     started = time.perf_counter()
     trainer.train()

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,20 @@ class TrainReport:
         return asdict(self)
 
 
+def progress_callback(progress: Callable[[int, int, float], None]) -> Any:
+    """A TrainerCallback reporting ``(step, max_steps, elapsed_s)`` after every optimizer step."""
+    from transformers import TrainerCallback
+
+    class _Progress(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.started = time.monotonic()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            progress(int(state.global_step), int(state.max_steps), time.monotonic() - self.started)
+
+    return _Progress()
+
+
 def device_and_dtype() -> tuple[str, Any]:
     import torch
 
@@ -65,7 +80,7 @@ def device_and_dtype() -> tuple[str, Any]:
 
 
 def run_sft(dataset_dir: str | Path, base_model: str | Path, out_dir: str | Path,
-            settings: SFTSettings | None = None) -> TrainReport:
+            settings: SFTSettings | None = None, progress: Callable[[int, int, float], None] | None = None) -> TrainReport:
     """Train, save the model (merged when LoRA) and tokenizer to ``out_dir/checkpoint``, and
     write ``out_dir/train_report.json``. An empty dataset is an error, not a silent no-op."""
     import datasets
@@ -104,6 +119,8 @@ def run_sft(dataset_dir: str | Path, base_model: str | Path, out_dir: str | Path
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
                          peft_config=peft_config)
+    if progress is not None:
+        trainer.add_callback(progress_callback(progress))
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started

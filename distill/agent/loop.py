@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from distill.agent.styles import Style, SystemPrompt, user_message
 from distill.agent.tools import Tool, ToolArgumentError
 from distill.agent.trajectory import Step, Trajectory
 from distill.llm.client import LLMClient
+from distill.progress import ProgressFn
 
 log = logging.getLogger(__name__)
 _URL = re.compile(r"\]\((https?://[^\s)]+)\)|The useful information in (https?://\S+) for user goal")
@@ -216,9 +217,6 @@ def _assistant_content(raw: str, turn: Turn) -> str:
         return raw.split(TOOL_RESPONSE_OPEN, 1)[0].rstrip()
     think = turn.think if not turn.think_from_reasoning else f"\n{turn.think.strip()}\n"
     return render_turn(think, tool_call=turn.tool_call, answer=turn.answer)
-
-
-ProgressFn = Callable[[int, int, float], None]
 
 
 async def run_rollouts(
