@@ -3,6 +3,8 @@
 
 import time
 
+from typing import Any
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -43,6 +45,8 @@ class WebPagesConfig(dg.Config):
     same_site: bool = Field(default=True, description="Follow only links within the root's site.")
     follow_kinds: list[str] = Field(default_factory=lambda: ["article"], description="Link kinds to follow.")
     seed: int = Field(default=0, description="RNG seed for random walks (deterministic crawls).")
+    conditional: bool = Field(default=True, description="Re-crawls send If-None-Match / If-Modified-Since for pages "
+                                                         "of the last crawl; a 304 reuses the stored page.")
 
     def frontier(self) -> FrontierSettings:
         return FrontierSettings(
@@ -100,6 +104,12 @@ def _check_results(df: pl.DataFrame) -> list[dg.AssetCheckResult]:
     ]
 
 
+def _revalidatable(path: Any) -> dict[str, dict[str, Any]]:
+    """Rows of the last crawl whose server gave a validator (ETag / Last-Modified), by URL."""
+    df = read_pages(path).filter(pl.col("valid") & (pl.col("etag").is_not_null() | pl.col("last_modified").is_not_null()))
+    return {r["url"]: r for r in df.iter_rows(named=True)}
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"python", "parquet", "warc"},
@@ -131,6 +141,7 @@ def web_pages(
         if not roots:
             context.log.warning(f"web_pages[{key}]: no seeds configured; writing an empty partition")
         warc_path = storage.path("warc", key, f"{context.run_id[:8]}-{int(time.time())}.warc.gz")
+        previous = _revalidatable(storage.path("web_pages", f"{key}.parquet")) if config.conditional else {}
         result = run_crawl(
             roots,
             source=crawler.source_settings(),
@@ -140,6 +151,7 @@ def web_pages(
             progress=lambda info, key=key: context.log.info(
                 f"web_pages[{key}]: {info['done']}/{info['planned']} pages, {info['rate_per_s']}/s, eta {info['eta_s']}s"
             ),
+            previous=previous,
         )
         df = pages_frame(result.rows)
         write_pages(df, storage.path("web_pages", f"{key}.parquet"))
@@ -155,6 +167,7 @@ def web_pages(
         metadata={
             "dagster/row_count": df.height,
             "valid_pages": valid.height,
+            "revalidated_304": int(df["revalidated"].fill_null(False).sum()) if df.height else 0,
             "partitions": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes)),
             "by_source": counts_md(df, ["source", "valid"], "pages"),
             "by_depth": counts_md(df, "depth", "pages"),

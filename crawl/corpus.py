@@ -37,6 +37,9 @@ WEB_PAGES_SCHEMA = pl.Schema(
         "n_links": pl.Int32,
         "content_type": pl.String,
         "content_hash": pl.String,  # sha256 of the decoded body
+        "etag": pl.String,  # validators for conditional re-crawls
+        "last_modified": pl.String,
+        "revalidated": pl.Boolean,  # a 304 answered a conditional request: the stored page was reused
         "fetch_mode": pl.String,  # http | replay | archive | browser
         "fetched_at": pl.String,
         "attempts": pl.Int32,
@@ -68,6 +71,9 @@ def read_pages(paths: str | Path | Iterable[str | Path]) -> pl.DataFrame:
     frames = [pl.read_parquet(p) for p in items if Path(p).exists()]
     if not frames:
         return WEB_PAGES_SCHEMA.to_frame()
+    # Corpora written before a column existed read as nulls in it.
+    frames = [f.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in WEB_PAGES_SCHEMA.items() if c not in f.columns])
+              .select(WEB_PAGES_SCHEMA.names()) for f in frames]
     return pl.concat([f.cast(dict(WEB_PAGES_SCHEMA)) for f in frames], how="vertical")
 
 

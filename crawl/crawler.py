@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,8 +76,19 @@ def _decoded_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k not in ("content-encoding", "content-length", "transfer-encoding")}
 
 
-def build_row(result: FetchResult, page: ParsedPage | None, *, root: str, depth: int, parent: str | None) -> dict[str, Any]:
+def page_from_row(row: Mapping[str, Any]) -> ParsedPage:
+    """The parsed page a corpus row was built from (for a 304 revalidation)."""
+    links = [Link(url=x["url"], kind=LinkKind(x["kind"]), text=x.get("text") or "") for x in row.get("links") or []]
+    return ParsedPage(url=row["canonical_url"], source=row["source"], kind=row.get("kind") or "", title=row.get("title") or "",
+                      text=row.get("text") or "", fields=json.loads(row.get("fields_json") or "{}"), links=links,
+                      valid=bool(row.get("valid")), invalid_reason=row.get("invalid_reason"))
+
+
+def build_row(result: FetchResult, page: ParsedPage | None, *, root: str, depth: int, parent: str | None,
+              previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One corpus row. After a 304, ``previous`` (the stored row) supplies status, content hash and validators."""
     final = canonicalize(result.final_url) or result.final_url
+    revalidated = result.status == 304 and previous is not None and page is not None
     row: dict[str, Any] = {
         "url": result.url,
         "canonical_url": final,
@@ -90,6 +101,9 @@ def build_row(result: FetchResult, page: ParsedPage | None, *, root: str, depth:
         "status": result.status,
         "content_type": result.content_type,
         "content_hash": hashlib.sha256(result.body).hexdigest() if result.body else None,
+        "etag": result.headers.get("etag"),
+        "last_modified": result.headers.get("last-modified"),
+        "revalidated": revalidated,
         "fetch_mode": result.mode,
         "fetched_at": result.fetched_at,
         "attempts": result.attempts,
@@ -97,6 +111,11 @@ def build_row(result: FetchResult, page: ParsedPage | None, *, root: str, depth:
         "redirects": list(result.redirects),
         "detail": result.detail,
     }
+    if revalidated:
+        assert previous is not None
+        row.update(status=previous.get("status"), content_type=previous.get("content_type"),
+                   content_hash=previous.get("content_hash"), etag=row["etag"] or previous.get("etag"),
+                   last_modified=row["last_modified"] or previous.get("last_modified"))
     if page is None:
         row.update(valid=False, invalid_reason=str(result.outcome), title="", text="", fields_json="{}", links=[], n_links=0)
     else:
@@ -121,14 +140,19 @@ class Crawler:
         settings: CrawlSettings | None = None,
         progress: ProgressFn | None = None,
         known_urls: Callable[[str], bool] | None = None,
+        previous: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """``known_urls``: when crawling a snapshot (replay / archive), the set of URLs it
         holds; links outside it are counted as ``skipped_not_in_archive`` instead of
-        being fetched one dead request at a time."""
+        being fetched one dead request at a time. ``previous``: corpus rows of an earlier
+        crawl by URL; their ETag / Last-Modified make requests conditional, and a 304
+        reuses the stored page (content, links) instead of downloading it again."""
         self.fetcher = fetcher
         self.settings = settings or CrawlSettings()
         self.progress = progress
         self.known_urls = known_urls
+        self.previous = previous or {}
+        self.revalidated = 0
         self._pool: Executor | None = None
         self._browser: Any = None
         self._browser_lock = asyncio.Lock()
@@ -212,7 +236,8 @@ class Crawler:
                 for (url, root, parent), (result, page) in zip(batch, visits, strict=True):
                     outcomes[str(result.outcome)] += 1
                     budget.settle(url, root, got_page=page is not None)
-                    row = build_row(result, page, root=root, depth=depth, parent=parent)
+                    row = build_row(result, page, root=root, depth=depth, parent=parent,
+                                    previous=self.previous.get(url))
                     if row["canonical_url"] in claimed:
                         duplicates += 1
                         outcomes["duplicate"] += 1
@@ -299,7 +324,8 @@ class Crawler:
         for url, root, parent in order:
             result, page = await visit(url)
             outcomes[str(result.outcome)] += 1
-            row = build_row(result, page, root=root, depth=best_depth[url], parent=parent)
+            row = build_row(result, page, root=root, depth=best_depth[url], parent=parent,
+                            previous=self.previous.get(url))
             if row["canonical_url"] in claimed:
                 duplicates += 1
                 outcomes["duplicate"] += 1
@@ -314,9 +340,15 @@ class Crawler:
         return build_row(result, None, root=raw, depth=0, parent=None)
 
     async def _visit(self, url: str) -> tuple[FetchResult, ParsedPage | None]:
-        result = await self.fetcher.fetch(url)
+        prev = self.previous.get(url)
+        validators = {"etag": prev.get("etag") or "", "last_modified": prev.get("last_modified") or ""} if prev else None
+        result = await self.fetcher.fetch(url, validators=validators)
         page: ParsedPage | None = None
-        if result.ok and result.status is not None:
+        if result.ok and result.status == 304 and prev is not None and prev.get("text") is not None:
+            page = page_from_row(prev)
+            result.detail = "not modified: the stored page was reused"
+            self.revalidated += 1
+        elif result.ok and result.status is not None:
             if self._wants_browser(result):
                 result = await self._render(result)
             page = await self._parse(result)

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -109,6 +109,18 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.outcome == Outcome.OK
+
+
+def conditional_headers(validators: Mapping[str, str] | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from stored ``etag`` / ``last_modified`` (either may be absent)."""
+    if not validators:
+        return {}
+    out = {}
+    if validators.get("etag"):
+        out["If-None-Match"] = validators["etag"]
+    if validators.get("last_modified"):
+        out["If-Modified-Since"] = validators["last_modified"]
+    return out
 
 
 class _Failure(Exception):
@@ -214,8 +226,11 @@ class Fetcher:
             self._client = None
 
     # ------------------------------------------------------------------ public
-    async def fetch(self, url: str, *, any_content_type: bool = False, check_robots: bool = True) -> FetchResult:
-        """Fetch ``url`` following redirects; never raises."""
+    async def fetch(self, url: str, *, any_content_type: bool = False, check_robots: bool = True,
+                    validators: Mapping[str, str] | None = None) -> FetchResult:
+        """Fetch ``url`` following redirects; never raises. ``validators`` (``etag``,
+        ``last_modified`` from an earlier fetch) make the first request conditional
+        (If-None-Match / If-Modified-Since): an unchanged page answers 304 with no body."""
         started = time.monotonic()
         fetched_at = datetime.now(UTC).isoformat(timespec="seconds")
         canonical = canonicalize(url)
@@ -225,7 +240,8 @@ class Fetcher:
             result = FetchResult(url=url, final_url=url, outcome=outcome, detail=f"not an http(s) URL: {url[:200]!r}")
         else:
             try:
-                result = await self._follow(canonical, any_content_type=any_content_type, check_robots=check_robots)
+                result = await self._follow(canonical, any_content_type=any_content_type, check_robots=check_robots,
+                                            conditional=conditional_headers(validators))
             except Exception as exc:  # noqa: BLE001 - the contract is: never raise
                 log.exception("internal error fetching %s", canonical)
                 result = FetchResult(url=canonical, final_url=canonical, outcome=Outcome.INTERNAL_ERROR, detail=repr(exc))
@@ -244,7 +260,8 @@ class Fetcher:
             return 404, b"", "", ""
         return None, b"", str(result.outcome), result.detail
 
-    async def _follow(self, url: str, *, any_content_type: bool, check_robots: bool) -> FetchResult:
+    async def _follow(self, url: str, *, any_content_type: bool, check_robots: bool,
+                      conditional: Mapping[str, str] | None = None) -> FetchResult:
         s = self.settings
         seen = {url}
         redirects: list[str] = []
@@ -261,7 +278,9 @@ class Fetcher:
                 delay = rules.crawl_delay(s.user_agent)
                 if delay is not None:
                     self._host_delay[urlsplit(current).netloc] = min(delay, s.max_crawl_delay_s)
-            result = await self._with_retries(current, any_content_type=any_content_type)
+            # Validators belong to the URL they were stored for, not to a redirect target.
+            result = await self._with_retries(current, any_content_type=any_content_type,
+                                              conditional=conditional if current == url else None)
             attempts += result.attempts
             result.attempts = attempts
             result.url = url
@@ -287,7 +306,8 @@ class Fetcher:
             redirects.append(target)
             current = target
 
-    async def _with_retries(self, url: str, *, any_content_type: bool) -> FetchResult:
+    async def _with_retries(self, url: str, *, any_content_type: bool,
+                            conditional: Mapping[str, str] | None = None) -> FetchResult:
         s = self.settings
         wait = retry_after_or_backoff(s.backoff_base_s, s.backoff_max_s)
         attempts = 0
@@ -300,7 +320,7 @@ class Fetcher:
             ):
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    result = await self._attempt(url, any_content_type=any_content_type)
+                    result = await self._attempt(url, any_content_type=any_content_type, conditional=conditional)
                     result.attempts = attempts
                     return result
         except _Failure as failure:
@@ -310,7 +330,8 @@ class Fetcher:
             return FetchResult(url=url, final_url=url, outcome=failure.outcome, attempts=attempts, detail=failure.detail)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, url: str, *, any_content_type: bool) -> FetchResult:
+    async def _attempt(self, url: str, *, any_content_type: bool,
+                       conditional: Mapping[str, str] | None = None) -> FetchResult:
         assert self._client is not None, "use `async with Fetcher(...)`"
         s = self.settings
         host = urlsplit(url).netloc
@@ -319,7 +340,7 @@ class Fetcher:
             await gate.wait_turn(max(s.per_host_delay_s, self._host_delay.get(host, 0.0)))
             try:
                 async with asyncio.timeout(s.total_timeout_s):
-                    return await self._request(url, any_content_type=any_content_type)
+                    return await self._request(url, any_content_type=any_content_type, conditional=conditional)
             except TimeoutError as exc:
                 raise _Retry(Outcome.TIMEOUT, f"no complete response within {s.total_timeout_s:g}s") from exc
             except httpx.TimeoutException as exc:
@@ -336,10 +357,11 @@ class Fetcher:
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.NetworkError) as exc:
                 raise _Retry(Outcome.PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}") from exc
 
-    async def _request(self, url: str, *, any_content_type: bool) -> FetchResult:
+    async def _request(self, url: str, *, any_content_type: bool,
+                       conditional: Mapping[str, str] | None = None) -> FetchResult:
         s = self.settings
         assert self._client is not None
-        request = self._client.build_request("GET", url)
+        request = self._client.build_request("GET", url, headers=dict(conditional or {}))
         response = await self._client.send(request, stream=True)
         try:
             headers = {k.lower(): v for k, v in response.headers.items()}

@@ -9,7 +9,8 @@ duration of the crawl and allow-lists exactly that address.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ async def crawl_async(
     progress: ProgressFn | None = None,
     replay_url: str | None = None,
     index: WarcIndex | None = None,
+    previous: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> CrawlResult:
     """Crawl inside a running event loop. In replay/archive modes, ``index`` (built
     from ``source.archives`` when not given) also tells the frontier which links the
@@ -57,7 +59,7 @@ async def crawl_async(
         known = index.__contains__ if index is not None else None
         async with Fetcher(fetch, policy=policy, mode=source.mode, replay_url=replay_url, archive=archive,
                            warc_writer=writer) as fetcher:
-            return await Crawler(fetcher, crawl, progress=progress, known_urls=known).crawl(roots)
+            return await Crawler(fetcher, crawl, progress=progress, known_urls=known, previous=previous).crawl(roots)
     finally:
         if writer is not None:
             writer.close()
@@ -71,8 +73,10 @@ def run_crawl(
     crawl: CrawlSettings | None = None,
     warc_path: str | Path | None = None,
     progress: ProgressFn | None = None,
+    previous: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> CrawlResult:
-    """Synchronous wrapper: crawl ``roots`` and return rows plus outcome counts."""
+    """Synchronous wrapper: crawl ``roots`` and return rows plus outcome counts.
+    ``previous``: rows of the last crawl by URL, for conditional requests (see :class:`Crawler`)."""
     fetch = fetch or FetchSettings()
     crawl = crawl or CrawlSettings()
     if source.mode == "replay":
@@ -82,5 +86,7 @@ def run_crawl(
             allow = tuple(source.allow_networks) + (server.host,)
             src = SourceSettings(mode="replay", archives=source.archives, allow_networks=allow)
             return asyncio.run(crawl_async(roots, source=src, fetch=fetch, crawl=crawl, warc_path=warc_path,
-                                           progress=progress, replay_url=server.url, index=server.index))
-    return asyncio.run(crawl_async(roots, source=source, fetch=fetch, crawl=crawl, warc_path=warc_path, progress=progress))
+                                           progress=progress, replay_url=server.url, index=server.index,
+                                           previous=previous))
+    return asyncio.run(crawl_async(roots, source=source, fetch=fetch, crawl=crawl, warc_path=warc_path, progress=progress,
+                                   previous=previous))

@@ -44,6 +44,18 @@ def test_assets_groups_and_partitions() -> None:
     assert dg.AssetKey("rl_model") in graph.get(dg.AssetKey("agent_eval")).parent_keys
 
 
+def test_every_asset_is_described_grouped_kinded_and_owned() -> None:
+    graph = defs.resolve_asset_graph()
+    groups = {"crawl", "qa", "agent", "datasets", "train"}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        name = key.to_user_string()
+        assert node.description and len(node.description) > 40, name
+        assert node.group_name in groups, name
+        assert node.kinds and "python" in node.kinds, name
+        assert node.owners == ["team:seekforge-data"], name
+
+
 def test_jobs_schedule_and_checks() -> None:
     job = defs.resolve_job_def("crawl_job")
     assert job.tags["dagster/asset_partition_range_end"] == "wikipedia"

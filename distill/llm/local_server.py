@@ -66,21 +66,23 @@ class LocalServer:
             self._log_fh = open(self.log_path, "ab")
         out = self._log_fh or subprocess.DEVNULL
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self.stop()
-                raise self.error(f"the {self.label} exited with code {code}; see {self.log_path or 'its output'}")
-            try:
-                if httpx.get(self.health_url, timeout=2.0).status_code == 200:
-                    log.info("%s up on %s", self.label, self.base_url)
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise self.error(f"the {self.label} did not answer within {self.startup_timeout_s:g}s")
+        try:
+            deadline = time.monotonic() + self.startup_timeout_s
+            while time.monotonic() < deadline:
+                if self._proc.poll() is not None:
+                    raise self.error(f"the {self.label} exited with code {self._proc.returncode}; "
+                                     f"see {self.log_path or 'its output'}")
+                try:
+                    if httpx.get(self.health_url, timeout=2.0).status_code == 200:
+                        log.info("%s up on %s", self.label, self.base_url)
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.25)
+            raise self.error(f"the {self.label} did not answer within {self.startup_timeout_s:g}s")
+        except BaseException:  # including a test timeout or Ctrl-C while waiting: never leave the process behind
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
