@@ -109,21 +109,22 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         small = root / "train_small.yaml"
         small.write_text(TRAIN_SMALL)
 
-        def run(job: str, *configs: str) -> None:
+        def run(job: str, *configs: str) -> str:
             args = [a for c in configs or ("pipelines/configs/demo.yaml",) for a in ("-c", c)]
             proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m",
                                    "pipelines.definitions", "-j", job, *args],
                                   cwd=repo, env=env, capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+            return proc.stdout + proc.stderr
 
-        run("refresh_job")
+        log = run("refresh_job")
         first = fake.count()
         pool = pl.read_parquet(root / "data" / "qa" / "qa_pool.parquet")
         run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
         rerun = fake.count()
         run("train_job", "pipelines/configs/demo_train.yaml", str(small))
         yield SimpleNamespace(data=root / "data", home=root / "home", env=env, requests_first=first,
-                              requests_after_rerun=rerun, pool_first=pool)
+                              requests_after_rerun=rerun, pool_first=pool, refresh_log=log)
 # ---------------------------------------------------------------------------
 # END scripted_pipeline fixture
 # ---------------------------------------------------------------------------

@@ -126,6 +126,9 @@ def test_refresh_job_through_qa_pool_and_free_rerun(scripted_pipeline) -> None: 
     QA assets on unchanged inputs sends zero requests; then train_job on what it made."""
     run = scripted_pipeline
     data = run.data
+    # demo.yaml's multiprocess executor: every step in its own process.
+    assert 'Launching subprocess for "web_pages"' in run.refresh_log
+    assert 'Launching subprocess for "sft_dataset"' in run.refresh_log
     qa = data / "qa"
     pool = pl.read_parquet(qa / "qa_pool.parquet")
     assert pool.height > 0 and pool["id"].is_unique().all()

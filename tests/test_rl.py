@@ -250,3 +250,26 @@ def test_two_grpo_steps_with_tool_calls_in_rollouts(tmp_path: Path, base: Path) 
     saved = json.loads((tmp_path / "out" / "train_report.json").read_text())
     assert saved["tool_calls"] == report.tool_calls
     AutoModelForCausalLM.from_pretrained(report.checkpoint)
+
+
+def test_scaffold_fields_get_their_token_allowance_late_in_the_budget(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    """Each policy piece may use up to its own allowance while the rollout's budget lasts
+    (a regression: the budget was once subtracted twice, leaving later fields one token)."""
+    asked: list[int] = []
+
+    class Recording(ScriptedPolicy):
+        def generate(self, ids, max_new_tokens, *, stop=(), string_only=False):  # type: ignore[no-untyped-def]
+            asked.append(max_new_tokens)
+            return super().generate(ids, max_new_tokens, stop=stop, string_only=string_only)
+
+    def run(budget: int, turns: int):  # type: ignore[no-untyped-def]
+        policy = Recording(tokenizer, ["a</think>", 'q"', "b</think>", "Ada</answer>"])
+        cfg = RolloutConfig(max_turns=turns, scaffold=("search", "answer"), max_thought_tokens=20, max_field_tokens=10,
+                            max_completion_tokens=budget)
+        return EpisodeRunner(policy, tokenizer, lambda n, a: "short observation", ["search"], cfg).run(PROMPT)
+
+    first_turn = len(run(10_000, 1).completion_ids)  # the search turn and its observation
+    asked.clear()
+    ep = run(first_turn + 40, 2)  # 40 tokens left for the answer turn
+    assert ep.finish_reason == "answer"
+    assert asked == [20, 10, 20, 10]

@@ -143,7 +143,7 @@ class EpisodeRunner:
                 return ep
             if cfg.scaffold:
                 action = cfg.scaffold[min(turn_no, len(cfg.scaffold) - 1)]
-                text, ended_eos = self._scaffolded_turn(ep, action, budget)
+                text, ended_eos = self._scaffolded_turn(ep, action)
             else:
                 text, ended_eos = self._free_turn(ep, budget)
             capped = not ended_eos and not any(text.rstrip().endswith(s) for s in STOPS)
@@ -187,8 +187,9 @@ class EpisodeRunner:
     def _free_turn(self, ep: Episode, budget: int) -> tuple[str, bool]:
         return self._gen(ep, min(self.config.max_new_tokens, budget), stop=STOPS)
 
-    def _scaffolded_turn(self, ep: Episode, action: str, budget: int) -> tuple[str, bool]:
-        """Environment text and policy text interleaved; returns the turn's text."""
+    def _scaffolded_turn(self, ep: Episode, action: str) -> tuple[str, bool]:
+        """Environment text and policy text interleaved; returns the turn's text. Each policy
+        piece gets at least one token, so a turn may overrun the budget by a few tokens."""
         cfg = self.config
         parts: list[str] = []
 
@@ -197,8 +198,8 @@ class EpisodeRunner:
             self._append_env(ep, text)
 
         def policy(max_new: int, *, stop: Sequence[str] = (), string_only: bool = False) -> str:
-            text, _ = self._gen(ep, max(1, min(max_new, budget - len(ep.completion_ids))), stop=stop,
-                                string_only=string_only)
+            left = cfg.max_completion_tokens - len(ep.completion_ids)
+            text, _ = self._gen(ep, max(1, min(max_new, left)), stop=stop, string_only=string_only)
             parts.append(text)
             return text
 
