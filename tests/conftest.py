@@ -71,6 +71,10 @@ def fake_llm() -> Iterator[FakeLLMServer]:
 # ---------------------------------------------------------------------------
 # BEGIN scripted_pipeline fixture: one real run of refresh_job + train_job per session
 # ---------------------------------------------------------------------------
+# A key planted in the environment of the scripted run: sent as the Authorization header to the
+# (local) scripted endpoint, and looked for in every output by tests/test_secrets_in_outputs.py.
+PLANTED_KEY = "sk-seekforge-planted-7f3a9c1e5b2d4086"
+
 TRAIN_SMALL = """
 ops:
   sft_model: {config: {max_steps: 3, max_length: 1024}}
@@ -105,6 +109,7 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
             env[f"SEEKFORGE_{role.upper()}_BASE_URL"] = fake.base_url
             env[f"SEEKFORGE_{role.upper()}_STRUCTURED"] = "llamacpp"
         env["SEEKFORGE_REASONER_MODEL"] = "scripted-reasoner"  # the scripted agent answers via reasoning_content
+        env["OPENAI_API_KEY"] = PLANTED_KEY
         (root / "home").mkdir()
         small = root / "train_small.yaml"
         small.write_text(TRAIN_SMALL)
@@ -124,7 +129,7 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         rerun = fake.count()
         run("train_job", "pipelines/configs/demo_train.yaml", str(small))
         yield SimpleNamespace(data=root / "data", home=root / "home", env=env, requests_first=first,
-                              requests_after_rerun=rerun, pool_first=pool, refresh_log=log)
+                              requests_after_rerun=rerun, pool_first=pool, refresh_log=log, llm=fake)
 # ---------------------------------------------------------------------------
 # END scripted_pipeline fixture
 # ---------------------------------------------------------------------------
