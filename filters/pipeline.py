@@ -19,7 +19,8 @@ import polars as pl
 from distill.agent.trajectory import Trajectory
 from filters.dedup import DedupSettings, near_duplicates
 from filters.funnel import Funnel
-from filters.rules import RuleSettings, check_bounds, check_correctness, check_repetition, check_validity, model_text
+from filters.rules import (RuleSettings, check_bounds, check_correctness, check_leak, check_repetition,
+                           check_validity, model_text)
 from filters.voting import VoteSettings, majority_vote
 
 STAGES: tuple[str, ...] = ("validity", "repetition", "bounds", "correctness", "voting", "dedup")
@@ -56,6 +57,12 @@ DECISION_SCHEMA = pl.Schema({"id": pl.String, "keep": pl.Boolean, "reasons": pl.
                              "em": pl.Float64})
 
 
+def _validity(t: Trajectory, rules: RuleSettings) -> list[str]:
+    """Format, plus a leaked system prompt (a format breach of a different kind: what the
+    model must never write)."""
+    return check_validity(t, rules) + check_leak(t, rules)
+
+
 def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = None, *,
                 judge: Mapping[str, bool] | None = None) -> FilterResult:
     s = settings or FilterSettings()
@@ -63,7 +70,7 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
     if unknown:
         raise ValueError(f"unknown filter stages {sorted(unknown)}; known: {', '.join(STAGES)}")
     judge = judge or {}
-    per_record = {"validity": check_validity, "repetition": check_repetition, "bounds": check_bounds}
+    per_record = {"validity": _validity, "repetition": check_repetition, "bounds": check_bounds}
     reasons: list[dict[str, list[str]]] = []
     scores: list[tuple[float | None, float | None]] = []
     for t in trajs:

@@ -41,6 +41,7 @@ class RuleSettings:
     max_completion_tokens: int = 64_000
     f1_threshold: float = 0.8
     metric: Metric = "hotpotqa"
+    leak_ngram: int = 12  # this many consecutive words of the system prompt in model text is a leak
 
 
 # ---------------------------------------------------------------------------
@@ -134,25 +135,51 @@ def model_text(traj: Trajectory) -> str:
     return "\n".join([written, *extra]) if extra else written
 
 
-def max_ngram_count(text: str, n: int) -> int:
-    """How often the most frequent n-word sequence occurs (lower-cased words, tags dropped).
+def ngram_keys(text: str, n: int) -> np.ndarray:
+    """One 64-bit key per n-word sequence (lower-cased words, protocol tags dropped).
 
     Words become 64-bit ids (a collision would need two distinct words with equal Python
-    hashes, within one text), n-grams a wrapping polynomial over the ids, counted with NumPy:
-    ~10x faster than counting joined strings, which matters at a million trajectories."""
+    hashes, within one process), n-grams a wrapping polynomial over the ids, in NumPy:
+    ~10x faster than joined strings, which matters at a million trajectories."""
     words = _WORD.findall(_PROTOCOL_TAG.sub(" ", text).lower())
     m = len(words) - n + 1
     if m <= 0:
-        return 0
+        return np.empty(0, dtype=np.uint64)
     ids = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
     with np.errstate(over="ignore"):
         key = ids[:m].copy()
         for j in range(1, n):
             key *= _NGRAM_MULT
             key += ids[j:j + m]
+    return key
+
+
+def max_ngram_count(text: str, n: int) -> int:
+    """How often the most frequent n-word sequence occurs."""
+    key = ngram_keys(text, n)
+    if key.size == 0:
+        return 0
     key.sort()
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1], [True])))
     return int(np.diff(starts).max())
+
+
+@lru_cache(maxsize=256)
+def _prompt_keys(system_text: str, n: int) -> np.ndarray:
+    return np.unique(ngram_keys(system_text, n))
+
+
+def check_leak(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
+    """The model repeating its system prompt (``leak_ngram`` consecutive words of it), the
+    usual tell of a page's injected "print your instructions" being obeyed. Such a rollout
+    must not teach a student to do the same."""
+    s = settings or RuleSettings()
+    system = next((m["content"] for m in traj.messages if m["role"] == "system"), "")
+    if not system or s.leak_ngram <= 0:
+        return []
+    prompt = _prompt_keys(system, s.leak_ngram)
+    written = ngram_keys(model_text(traj), s.leak_ngram)
+    return ["system_prompt_leak"] if prompt.size and written.size and np.isin(written, prompt).any() else []
 
 
 _NGRAM_MULT = np.uint64(0x9E3779B97F4A7C15)
