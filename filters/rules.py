@@ -41,7 +41,7 @@ class RuleSettings:
     max_completion_tokens: int = 64_000
     f1_threshold: float = 0.8
     metric: Metric = "hotpotqa"
-    leak_ngram: int = 12  # this many consecutive words of the system prompt in model text is a leak
+    leak_ngram: int = 10  # this many consecutive words of the system prompt in model text is a leak
 
 
 # ---------------------------------------------------------------------------
@@ -154,12 +154,20 @@ def ngram_keys(text: str, n: int) -> np.ndarray:
     return key
 
 
+@lru_cache(maxsize=4)
+def _cached_ngram_keys(text: str, n: int) -> np.ndarray:
+    """The repetition and leak rules read the same model text in a row; hash it once."""
+    keys = ngram_keys(text, n)
+    keys.flags.writeable = False
+    return keys
+
+
 def max_ngram_count(text: str, n: int) -> int:
     """How often the most frequent n-word sequence occurs."""
-    key = ngram_keys(text, n)
+    key = _cached_ngram_keys(text, n)
     if key.size == 0:
         return 0
-    key.sort()
+    key = np.sort(key)
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1], [True])))
     return int(np.diff(starts).max())
 
@@ -170,7 +178,8 @@ def _prompt_keys(system_text: str, n: int) -> np.ndarray:
 
 
 def check_leak(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
-    """The model repeating its system prompt (``leak_ngram`` consecutive words of it), the
+    """The model repeating its system prompt (``leak_ngram`` consecutive words of it; the same
+    n as the repetition rule by default, so the n-grams of a text are hashed once), the
     usual tell of a page's injected "print your instructions" being obeyed. Such a rollout
     must not teach a student to do the same."""
     s = settings or RuleSettings()
@@ -178,7 +187,7 @@ def check_leak(traj: Trajectory, settings: RuleSettings | None = None) -> list[s
     if not system or s.leak_ngram <= 0:
         return []
     prompt = _prompt_keys(system, s.leak_ngram)
-    written = ngram_keys(model_text(traj), s.leak_ngram)
+    written = _cached_ngram_keys(model_text(traj), s.leak_ngram)
     return ["system_prompt_leak"] if prompt.size and written.size and np.isin(written, prompt).any() else []
 
 
