@@ -175,9 +175,9 @@ def test_grpo_loss_ignores_observation_tokens_but_not_model_tokens(tmp_path: Pat
 def test_reward_blends_atr_and_f1_by_the_curriculum_and_penalises_format() -> None:
     scored = []
 
-    def scorer(q, units, ctx):  # type: ignore[no-untyped-def]
-        scored.append([u.tag for u in units])
-        return [1.0] * len(units)
+    def scorer(items):  # type: ignore[no-untyped-def]
+        scored.extend([u.tag for u in units] for _, units, _ in items)
+        return [[1.0] * len(units) for _, units, _ in items]
 
     r = RolloutReward(RLSettings(alpha0=0.5), ["search"], scorer)
     good = ['<think><PLAN>search it</PLAN></think>\n<tool_call>{"name": "search", "arguments": {"query": ["x"]}}</tool_call>',
@@ -193,7 +193,7 @@ def test_reward_blends_atr_and_f1_by_the_curriculum_and_penalises_format() -> No
     assert scored[0] == ["PLAN", "THOUGHT"] and metrics["reward/alpha"] == 0.5
     half = r([None] * 2, [None] * 2, trainer_state=SimpleNamespace(global_step=5, max_steps=10), **kw)
     assert metrics and half[0] == pytest.approx(1.0)  # F1 = ATR = 1 here, so the blend stays 1
-    no_rrm = RolloutReward(RLSettings(), ["search"], lambda q, u, c: [None] * len(u))
+    no_rrm = RolloutReward(RLSettings(), ["search"], lambda items: [[None] * len(u) for _, u, _ in items])
     kw["answer"] = ["Ada"] * 2
     out = no_rrm([None] * 2, [None] * 2, trainer_state=SimpleNamespace(global_step=0, max_steps=10), **kw)
     assert out[0] == pytest.approx(2 * 0.5 * 1.0 / 1.5)  # F1 alone when the RRM grades nothing
@@ -243,7 +243,7 @@ def test_two_grpo_steps_with_tool_calls_in_rollouts(tmp_path: Path, base: Path) 
                           rollout=RolloutConfig(max_turns=2, scaffold=("search", "answer"), max_thought_tokens=12,
                                                 max_field_tokens=8))
     report = run_rl(tmp_path / "ds", base, tmp_path / "out", settings, tool=tool, tool_names=["search", "visit"],
-                    scorer=lambda q, units, ctx: [0.5 + 0.1 * (len(u.text) % 3) for u in units])
+                    scorer=lambda items: [[0.5 + 0.1 * (len(u.text) % 3) for u in units] for _, units, _ in items])
     assert report.steps == 2 and report.rollouts == 4 and report.tool_calls >= 4 and calls
     assert report.tokens_per_s > 0 and report.device == "cpu"
     assert "reward/alpha" in report.metrics and "entropy" in report.metrics

@@ -61,10 +61,15 @@ def tool_caller(bg: BackgroundLoop, tools: Mapping[str, Tool]):  # type: ignore[
 
 
 def thought_scorer(bg: BackgroundLoop, client: Any, role: str = "rrm"):  # type: ignore[no-untyped-def]
-    """The RRM as a ``(question, thoughts, context) -> grades`` function (never raises)."""
+    """The RRM as a batch function: every rollout of a reward batch graded concurrently (the
+    client bounds how many requests are in flight). Never raises: a failed call grades nothing."""
     from distill.rrm import score_thoughts
 
-    def score(question: str, thoughts: Sequence[AtomicUnit], context: str) -> list[float | None]:
-        return bg.run(score_thoughts(client, question, thoughts, context, role=role)).scores
+    def score(items: Sequence[tuple[str, Sequence[AtomicUnit], str]]) -> list[list[float | None]]:
+        async def all_of() -> list[list[float | None]]:
+            results = await asyncio.gather(*(score_thoughts(client, q, units, ctx, role=role) for q, units, ctx in items))
+            return [r.scores for r in results]
+
+        return bg.run(all_of())
 
     return score

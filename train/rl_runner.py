@@ -38,8 +38,9 @@ from train.sft_runner import device_and_dtype, progress_callback
 
 log = logging.getLogger(__name__)
 
-#: (question, thoughts, context) -> one grade in [0, 1] or None per thought.
-ThoughtScorer = Callable[[str, Sequence[AtomicUnit], str], list[float | None]]
+#: A batch of (question, thoughts, context) -> per item, one grade in [0, 1] or None per thought.
+#: One call per reward batch, so an RRM endpoint grades a whole group concurrently.
+ThoughtScorer = Callable[[Sequence[tuple[str, Sequence[AtomicUnit], str]]], list[list[float | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,24 +137,22 @@ class RolloutReward:
         step = int(getattr(trainer_state, "global_step", 0) or 0)
         max_steps = int(getattr(trainer_state, "max_steps", 0) or s.max_steps) or 1
         alpha = curriculum_alpha(step, max_steps, s.alpha0)
-        rewards: list[float] = []
-        parts: dict[str, list[float]] = {"valid": [], "f1": [], "atr": []}
-        for i in range(len(turns)):
-            verdict = check_format(turns[i], self.tool_names)
-            f1 = outcome_f1(verdict.answer, answer[i], aliases[i] or (), metric=s.f1_metric) if verdict.valid else 0.0
-            parts["valid"].append(float(verdict.valid))
-            parts["f1"].append(f1)
-            if s.reward == "webdancer":
-                rewards.append(webdancer_reward(verdict.valid, f1 >= s.correct_f1))
-                continue
-            atr = None
-            if verdict.valid and self.scorer is not None:
-                units = thoughts_for_rrm(thoughts[i])
-                context = "\n\n".join(observations[i])[-4000:]
-                atr = aggregate_atr(self.scorer(question[i], units, context), s.atr_aggregation) if units else None
-            if atr is not None:
-                parts["atr"].append(atr)
-            rewards.append(atom_searcher_reward(verdict.valid, f1, atr, alpha))
+        verdicts = [check_format(t, self.tool_names) for t in turns]
+        f1s = [outcome_f1(v.answer, answer[i], aliases[i] or (), metric=s.f1_metric) if v.valid else 0.0
+               for i, v in enumerate(verdicts)]
+        atrs: list[float | None] = [None] * len(turns)
+        if s.reward == "atom_searcher" and self.scorer is not None:
+            asks = [(i, thoughts_for_rrm(thoughts[i])) for i, v in enumerate(verdicts) if v.valid]
+            asks = [(i, units) for i, units in asks if units]
+            if asks:
+                grades = self.scorer([(question[i], units, "\n\n".join(observations[i])[-4000:]) for i, units in asks])
+                for (i, _), g in zip(asks, grades, strict=True):
+                    atrs[i] = aggregate_atr(g, s.atr_aggregation)
+        if s.reward == "webdancer":
+            rewards = [webdancer_reward(v.valid, f1 >= s.correct_f1) for v, f1 in zip(verdicts, f1s, strict=True)]
+        else:
+            rewards = [atom_searcher_reward(v.valid, f1, atr, alpha) for v, f1, atr in zip(verdicts, f1s, atrs, strict=True)]
+        parts = {"valid": [float(v.valid) for v in verdicts], "f1": f1s, "atr": [a for a in atrs if a is not None]}
         if log_metric is not None:
             log_metric("reward/alpha", alpha)
             for name, values in parts.items():
