@@ -30,6 +30,15 @@ RRM_SCHEMA: dict[str, Any] = {
         "required": ["index", "score", "rationale"]}}},
     "required": ["scores"],
 }
+
+
+def rrm_schema(n: int) -> dict[str, Any]:
+    """:data:`RRM_SCHEMA` asking for exactly ``n`` scores: under constrained decoding a model
+    cannot answer ``{"scores": []}`` (measured: the 135M demo model did, for every rollout)."""
+    scores = {**RRM_SCHEMA["properties"]["scores"], "minItems": n, "maxItems": n}
+    return {**RRM_SCHEMA, "properties": {"scores": scores}}
+
+
 _LINE = re.compile(r"^\s*\[?(\d+)\]?\s*[:.)-]?\s*(?:score\s*[:=]\s*)?(-?\d+(?:\.\d+)?)", re.I | re.M)
 
 
@@ -94,7 +103,7 @@ async def score_thoughts(client: LLMClient, question: str, thoughts: Sequence[At
     view = [{"tag": t.tag, "text": " ".join(t.text.split())[:max_thought_chars]} for t in thoughts]
     messages = load_prompt("rrm_score").messages(question=question, context=context, thoughts=view)
     seed = int.from_bytes(hashlib.sha256(repr((question, context, view)).encode()).digest()[:4], "big")
-    result = await client.chat(role, messages, seed=seed, json_schema=RRM_SCHEMA, temperature=0.0,
+    result = await client.chat(role, messages, seed=seed, json_schema=rrm_schema(len(thoughts)), temperature=0.0,
                                max_tokens=max_tokens)
     if not result.ok:
         return ThoughtScores([None] * len(thoughts), [""] * len(thoughts), f"llm_error:{result.error}")

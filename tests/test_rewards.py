@@ -86,3 +86,12 @@ def test_rrm_parsing_is_robust() -> None:
     truncated = parse_scores('{"scores": [{"index": 1, "score": 0.7, "rationale": "fi', 2)
     assert truncated.scores[1] is None
     assert aggregate_atr(parse_scores("nonsense", 3).scores) is None
+
+
+def test_rrm_schema_asks_for_one_score_per_thought() -> None:
+    from distill.rrm import RRM_SCHEMA, rrm_schema
+
+    schema = rrm_schema(3)
+    assert schema["properties"]["scores"]["minItems"] == 3 == schema["properties"]["scores"]["maxItems"]
+    assert "minItems" not in RRM_SCHEMA["properties"]["scores"]  # the shared constant is not modified
+    assert schema["required"] == ["scores"]
