@@ -16,12 +16,11 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets.metadata import counter_md, counts_md, llm_metadata, md_table, preview_md
+from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
 from assets.resources import LLMResource, ModelsResource, StorageResource
 from assets.trajectories import trajectories
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
-from distill.llm.client import LLMClient
 from distill.records import write_table
 from filters.contamination import BenchmarkIndex
 from filters.dedup import DedupSettings
@@ -112,10 +111,9 @@ def _judge(storage: StorageResource, llm: LLMResource, trajs: list[Trajectory]) 
              for t in trajs if t.reference and t.finish_reason == "answer"]
     if not items:
         return {}, {}
-    with llm.session(storage) as (roles, base_url, cache):
+    with llm.session(storage) as session:
         async def go() -> tuple[Any, dict[str, Any]]:
-            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
-                                 max_retries=llm.max_retries) as client:
+            async with session.client() as client:
                 return await judge_answers(client, items), client.stats_dict()
 
         verdicts, stats = asyncio.run(go())
@@ -179,6 +177,7 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
     funnel.add_stage("rollouts", len(trajs), {})
     funnel = funnel.then(contamination).then(result.funnel)
     write_table(pl.DataFrame(funnel.to_rows()), storage.path("filters", "funnel.parquet"))
+    fail_if_llm_unusable(stats, "scored_trajectories")
     chart = funnel_png(funnel, storage.path("filters", "funnel.png"))
     kept = df.filter(pl.col("keep"))
     leaked = kept.filter(pl.col("benchmark_match").is_not_null()).height

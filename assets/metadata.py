@@ -48,7 +48,7 @@ def llm_metadata(stats: dict[str, dict[str, Any]], elapsed: float) -> dict[str, 
     """LLM calls, cache hits, tokens and cost of one step, overall and per role."""
     calls = sum(s["calls"] for s in stats.values())
     hits = sum(s["cache_hits"] for s in stats.values())
-    rows = [{"role": r, **{k: v for k, v in s.items() if k != "failures"},
+    rows = [{"role": r, **{k: v for k, v in s.items() if k not in ("failures", "last_error", "unusable")},
              "failures": ", ".join(f"{k}={v}" for k, v in s["failures"].items()) or "-"} for r, s in stats.items()]
     return {
         "llm_calls": calls,
@@ -59,3 +59,18 @@ def llm_metadata(stats: dict[str, dict[str, Any]], elapsed: float) -> dict[str, 
         "llm_by_role": dg.MetadataValue.md(md_table(rows)),
         "seconds": round(elapsed, 1),
     }
+
+
+def fail_if_llm_unusable(stats: dict[str, dict[str, Any]], step: str) -> None:
+    """Stop the run when a role's every call failed: an empty output would look like a
+    data result when it is an outage. Call it after the step wrote its drops, so the
+    failed work stays recorded; nothing failed is cached, so a re-run retries it."""
+    dead = {role: s for role, s in stats.items() if s.get("unusable")}
+    if not dead:
+        return
+    parts = [f"role {role!r}: all {s['calls']} calls failed ("
+             + ", ".join(f"{k}={v}" for k, v in s["failures"].items()) + f"); last: {s['last_error'][:300]}"
+             for role, s in sorted(dead.items())]
+    raise dg.Failure(f"{step}: no LLM call succeeded, so the endpoint is unusable. " + "; ".join(parts)
+                     + ". Completed work is cached: fix the endpoint (or its key) and re-run.",
+                     metadata={"unusable_roles": ", ".join(sorted(dead))})

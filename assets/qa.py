@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.crawl import search_index, web_pages
-from assets.metadata import counter_md, counts_md, llm_metadata, preview_md
+from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, preview_md
 from assets.progress import StepProgress
 from assets.resources import LLMResource, StorageResource
 from crawl.corpus import read_pages
@@ -17,7 +17,6 @@ from crawl.search_index import SearchIndex
 from distill.chains import docs_and_graph, sample_chains
 from distill.crawlqa import CrawlQASettings, generate_crawlqa
 from distill.e2hqa import E2HSettings, generate_e2hqa
-from distill.llm.client import LLMClient
 from distill.qa_pool import dedupe_questions
 from distill.qa_rules import normalize_answer
 from distill.records import drops_frame, qa_frame, write_table
@@ -90,10 +89,9 @@ def crawlqa_pairs(context: dg.AssetExecutionContext, config: CrawlQAConfig, stor
     settings = CrawlQASettings(samples_per_chain=config.samples_per_chain, judge=config.judge, seed=config.seed,
                                max_chars_per_doc=config.max_chars_per_doc, answer_space=config.answer_space,
                                max_tokens=config.max_tokens)
-    with llm.session(storage) as (roles, base_url, cache):
+    with llm.session(storage) as session:
         async def go() -> tuple[Any, dict[str, Any]]:
-            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
-                                 max_retries=llm.max_retries) as client:
+            async with session.client() as client:
                 return await generate_crawlqa(client, chains, settings, known,
                                              progress=StepProgress(context, "crawlqa_pairs", "samples")), \
                     client.stats_dict()
@@ -101,6 +99,7 @@ def crawlqa_pairs(context: dg.AssetExecutionContext, config: CrawlQAConfig, stor
         out, stats = asyncio.run(go())
     records = [{**r, "origin": "crawlqa", "round": 0, "root_id": r["id"]} for r in out.records]
     df, drops = _write_qa(storage, "crawlqa", records, out.drops)
+    fail_if_llm_unusable(stats, "crawlqa_pairs")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
@@ -171,10 +170,9 @@ def e2hqa_pairs(context: dg.AssetExecutionContext, config: E2HQAConfig, storage:
         return [{"title": docs[u].title, "text": docs[u].text[:1200]} for u in urls if u in docs]
 
     settings = E2HSettings(rounds=config.rounds, search_k=config.search_k, judge=config.judge, seed=config.seed)
-    with llm.session(storage) as (roles, base_url, cache):
+    with llm.session(storage) as session:
         async def go() -> tuple[Any, dict[str, Any]]:
-            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
-                                 max_retries=llm.max_retries) as client:
+            async with session.client() as client:
                 return await generate_e2hqa(client, index.search, seeds, settings, docs_for,
                                             progress=StepProgress(context, "e2hqa_pairs", "seeds")), \
                     client.stats_dict()
@@ -187,6 +185,7 @@ def e2hqa_pairs(context: dg.AssetExecutionContext, config: E2HQAConfig, storage:
         records.append({**r, "origin": "e2hqa", "type": root["type"], "hops": root["hops"] + r["round"],
                         "difficulty": ["easy", "medium", "hard"][min(r["round"], 2)], "chain_id": root["chain_id"]})
     df, drops = _write_qa(storage, "e2hqa", records, out.drops)
+    fail_if_llm_unusable(stats, "e2hqa_pairs")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,

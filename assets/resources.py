@@ -48,6 +48,8 @@ class CrawlerResource(dg.ConfigurableResource):
     mode: str = Field(default="replay", description="http | replay | archive")
     archives: list[str] = Field(default_factory=list, description="WARC files for replay/archive modes; empty = embedded mini-web.")
     allow_networks: list[str] = Field(default_factory=list, description="Non-public IPs/CIDRs/hosts the crawler may reach (SSRF allow-list).")
+    replay_url: str = Field(default="", description="replay mode: an already running replay server for `archives` "
+                                                    "(shared, or a fault-injecting proxy); empty = one per step.")
     user_agent: str = USER_AGENT
     per_host_concurrency: int = 2
     per_host_delay_s: float = 1.0
@@ -70,7 +72,8 @@ class CrawlerResource(dg.ConfigurableResource):
             from crawl.miniweb import ARCHIVE_PATH
 
             archives = (str(ARCHIVE_PATH),)
-        return SourceSettings(mode=self.mode, archives=archives, allow_networks=tuple(self.allow_networks))
+        return SourceSettings(mode=self.mode, archives=archives, allow_networks=tuple(self.allow_networks),
+                              replay_url=self.replay_url)
 
     def fetch_settings(self) -> FetchSettings:
         return FetchSettings(
@@ -124,6 +127,8 @@ class LLMResource(dg.ConfigurableResource):
     cache_path: str = Field(default="", description="sqlite request cache; empty = <data_dir>/llm_cache.sqlite")
     max_concurrency: int = Field(default=4, description="Requests in flight across all roles.")
     max_retries: int = 4
+    backoff_base_s: float = Field(default=0.5, description="First retry waits about this long, doubling each time "
+                                                           "(a server's Retry-After wins).")
     embedded_threads: int = Field(default=0, description="CPU threads for the embedded server (0 = all cores).")
     embedded_ctx: int = 4096
 
@@ -150,8 +155,10 @@ class LLMResource(dg.ConfigurableResource):
         return roles
 
     @contextmanager
-    def session(self, storage: StorageResource) -> Iterator[tuple[dict[str, "RoleConfig"], str | None, "RequestCache"]]:
-        """(roles, embedded base URL or None, cache) for the duration of a step."""
+    def session(self, storage: StorageResource) -> Iterator["LLMSession"]:
+        """Roles, the request cache and clients for the duration of a step. The embedded
+        server (for roles without an endpoint) starts on the first request that misses the
+        cache, so a step whose answers are all cached starts no server at all."""
         from distill.llm.cache import RequestCache
         from distill.llm.embedded import EmbeddedLLMServer
 
@@ -160,16 +167,41 @@ class LLMResource(dg.ConfigurableResource):
             if cfg.base_url:
                 cfg.api_key()  # fail fast, naming the missing variable, before any work
         cache = RequestCache(self.cache_path or storage.path("llm_cache.sqlite"))
-        server = None
+        server = EmbeddedLLMServer(n_threads=self.embedded_threads or None, n_ctx=self.embedded_ctx,
+                                   log_path=storage.path("logs", "embedded_llm.log")) \
+            if any(cfg.base_url is None for cfg in roles.values()) else None
         try:
-            if any(cfg.base_url is None for cfg in roles.values()):
-                server = EmbeddedLLMServer(n_threads=self.embedded_threads or None, n_ctx=self.embedded_ctx,
-                                           log_path=storage.path("logs", "embedded_llm.log")).start()
-            yield roles, (server.base_url if server else None), cache
+            yield LLMSession(self, roles, cache, server)
         finally:
-            if server is not None:
+            if server is not None and server.running:
                 server.stop()
             cache.close()
+
+
+class LLMSession:
+    """One step's view of the teacher endpoints: ``roles``, ``cache`` and :meth:`client`."""
+
+    def __init__(self, resource: LLMResource, roles: dict[str, "RoleConfig"], cache: "RequestCache",
+                 server: Any) -> None:
+        self.resource, self.roles, self.cache, self._server = resource, roles, cache, server
+
+    def embedded_url(self) -> str:
+        """Start the embedded server if it is not running yet; its base URL."""
+        if self._server is None:
+            raise RuntimeError("every role has an endpoint; there is no embedded server")
+        if not self._server.running:
+            self._server.start()
+        return str(self._server.base_url)
+
+    def client(self, extra_roles: dict[str, "RoleConfig"] | None = None, max_concurrency: int | None = None) -> Any:
+        """An :class:`LLMClient` with the resource's limits, retries and this step's cache."""
+        from distill.llm.client import LLMClient
+
+        r = self.resource
+        return LLMClient({**self.roles, **(extra_roles or {})},
+                         default_base_url=self.embedded_url if self._server is not None else None,
+                         cache=self.cache, max_concurrency=max_concurrency or r.max_concurrency,
+                         max_retries=r.max_retries, backoff_base_s=r.backoff_base_s)
 
 
 class ToolBox:

@@ -140,7 +140,6 @@ _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/
 )
 def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: StorageResource, llm: LLMResource,
              crawler: CrawlerResource, agent_tools: AgentToolsResource) -> dg.MaterializeResult:
-    from distill.llm.client import LLMClient
     from train.env_bridge import BackgroundLoop, thought_scorer, tool_caller
     from train.rl_runner import run_rl
 
@@ -148,10 +147,9 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
     sft_ckpt = storage.path("models", "sft", "checkpoint")
     if not (sft_ckpt / "config.json").exists():
         raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")
-    with llm.session(storage) as (roles, base_url, cache), BackgroundLoop() as bg:
-        client = bg.enter(LLMClient(roles, default_base_url=base_url, cache=cache,
-                                    max_concurrency=llm.max_concurrency, max_retries=llm.max_retries))
-        box = bg.enter(agent_tools.tools(storage, crawler, client, cache))
+    with llm.session(storage) as session, BackgroundLoop() as bg:
+        client = bg.enter(session.client())
+        box = bg.enter(agent_tools.tools(storage, crawler, client, session.cache))
         report = run_rl(storage.path("datasets", "rl", "dataset"), sft_ckpt, storage.path("models", "rl"),
                         config.settings(), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
                         scorer=thought_scorer(bg, client) if config.rrm else None,
@@ -224,7 +222,6 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
 
     from distill.agent.loop import RolloutSettings, run_rollouts
     from distill.agent.styles import short_style
-    from distill.llm.client import LLMClient
     from distill.llm.roles import RoleConfig
     from train.agent_eval import held_out_items, serving_dir, summarize
     from train.serve import CheckpointServer
@@ -245,7 +242,7 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
                                max_total_tokens=config.max_total_tokens, max_context_chars=config.max_context_chars,
                                max_observation_chars=config.max_observation_chars, temperature=config.temperature)
     rows, all_trajs = [], []
-    with llm.session(storage) as (roles, base_url, cache):
+    with llm.session(storage) as session:
         for name in config.checkpoints:
             link = serving_dir(paths[name], name, storage.path("models", "serving"))
             t0 = time.monotonic()
@@ -255,9 +252,8 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
                                     structured="openai")
 
                 async def go() -> list[Any]:
-                    async with LLMClient({**roles, "policy": policy}, default_base_url=base_url, cache=cache,
-                                         max_concurrency=1, max_retries=llm.max_retries) as client, \
-                            agent_tools.tools(storage, crawler, client, cache) as box:
+                    async with session.client({"policy": policy}, max_concurrency=1) as client, \
+                            agent_tools.tools(storage, crawler, client, session.cache) as box:
                         style = short_style([t.schema for t in box.tools.values()], date, role="policy")
                         return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed,
                                                   progress=StepProgress(context, f"agent_eval/{name}", "questions"))

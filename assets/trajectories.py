@@ -19,7 +19,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.crawl import search_index
-from assets.metadata import counter_md, counts_md, llm_metadata, md_table, preview_md
+from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
 from assets.qa import qa_pool
 from assets.progress import StepProgress
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, StorageResource
@@ -28,7 +28,6 @@ from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
 from distill.agent.render import trajectory_markdown
 from distill.agent.styles import Style, atomic_style, long_style, short_style
 from distill.agent.trajectory import FINISH_REASONS, STYLES, Trajectory, trajectories_frame
-from distill.llm.client import LLMClient
 from distill.records import write_table
 
 GROUP = "agent"
@@ -57,10 +56,9 @@ class AtomicPromptsConfig(dg.Config):
 def atomic_prompts(config: AtomicPromptsConfig, storage: StorageResource, llm: LLMResource) -> dg.MaterializeResult:
     started = time.monotonic()
     seeds = load_seeds()
-    with llm.session(storage) as (roles, base_url, cache):
+    with llm.session(storage) as session:
         async def go() -> tuple[Any, Any, dict[str, Any]]:
-            async with LLMClient(roles, default_base_url=base_url, cache=cache, max_concurrency=llm.max_concurrency,
-                                 max_retries=llm.max_retries) as client:
+            async with session.client() as client:
                 prompts, drops = await expand_prompts(client, seeds, per_seed=config.per_seed, seed=config.seed,
                                                       min_units=config.min_units, max_units=config.max_units)
                 return prompts, drops, client.stats_dict()
@@ -69,6 +67,7 @@ def atomic_prompts(config: AtomicPromptsConfig, storage: StorageResource, llm: L
     df = pl.DataFrame([{"id": p.id, "seed_id": p.seed_id, "units": list(p.units), "text": p.text, "source": p.source}
                        for p in prompts], schema=ATOMIC_PROMPTS_SCHEMA)
     write_table(df, storage.path("agent", "atomic_prompts.parquet"))
+    fail_if_llm_unusable(stats, "atomic_prompts")
     reasons = Counter(d["reason"] for d in drops)
     few = df.filter(pl.col("units").list.len() < 2).height
     return dg.MaterializeResult(
@@ -188,11 +187,10 @@ def _make_trajectories(style: str) -> dg.AssetsDefinition:
         started = time.monotonic()
         items = _items(storage, config.max_questions)
         date = config.current_date or datetime.now(UTC).date().isoformat()
-        with llm.session(storage) as (roles, base_url, cache):
+        with llm.session(storage) as session:
             async def go() -> tuple[list[Trajectory], dict[str, Any], dict[str, int]]:
-                async with LLMClient(roles, default_base_url=base_url, cache=cache,
-                                     max_concurrency=llm.max_concurrency, max_retries=llm.max_retries) as client, \
-                        agent_tools.tools(storage, crawler, client, cache) as box:
+                async with session.client() as client, \
+                        agent_tools.tools(storage, crawler, client, session.cache) as box:
                     st = _style_for(style, [t.schema for t in box.tools.values()], date, storage)
                     trajs = await run_rollouts(client, st, items, box.tools, config.rollout_settings(),
                                                k=config.samples_per_question, seed=config.seed,
@@ -202,6 +200,7 @@ def _make_trajectories(style: str) -> dg.AssetsDefinition:
             trajs, stats, tool_stats = asyncio.run(go())
         df = trajectories_frame(trajs)
         write_table(df, storage.path("trajectories", f"{style}.parquet"))
+        fail_if_llm_unusable(stats, f"trajectories__{style}")
         unknown = df.filter(~pl.col("finish_reason").is_in(list(FINISH_REASONS))).height
         return dg.MaterializeResult(
             metadata={

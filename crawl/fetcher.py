@@ -176,10 +176,12 @@ class Fetcher:
         archive: WarcIndex | Sequence[str] | None = None,
         warc_writer: WarcWriter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry_replay: bool = False,
     ) -> None:
         settings = settings or FetchSettings()
-        if mode in ("replay", "archive") and settings.max_retries:
-            # A snapshot answers the same way every time: retrying only adds waiting.
+        if (mode == "archive" or (mode == "replay" and not retry_replay)) and settings.max_retries:
+            # Our own snapshot answers the same way every time: retrying only adds waiting.
+            # A replay server run by someone else (retry_replay) can fail like any server.
             settings = replace(settings, max_retries=0)
         self.settings = settings
         self.policy = policy or NetworkPolicy()

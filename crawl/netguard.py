@@ -23,6 +23,8 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192", "fd00:ec2::254")
 )
+# RFC 6052 well-known NAT64 prefix: a gateway forwards 64:ff9b::a.b.c.d to a.b.c.d.
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
 
 
 class BlockedAddress(Exception):
@@ -50,8 +52,27 @@ def _as_ip(value: str) -> IPAddress | None:
     return ip
 
 
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address delivers to (6to4, Teredo client, NAT64, the
+    deprecated IPv4-compatible ::a.b.c.d); v4-mapped is unwrapped earlier by ``_as_ip``."""
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64_WELL_KNOWN or (int(ip) >> 32 == 0 and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def classify(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not public, or None when it is globally routable."""
+    """Why ``ip`` is not public, or None when it is globally routable. An IPv6 address
+    that carries an IPv4 destination is judged by that destination too."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:  # fec0::/10: deprecated, but still routed inside some networks
+            return "private"
+        inner = _embedded_ipv4(ip)
+        if inner is not None and (why := classify(inner)) is not None:
+            return why
     if ip in METADATA_ADDRESSES:
         return "metadata"
     if ip.is_loopback:

@@ -28,11 +28,23 @@ class SourceSettings:
     ``mode``: ``http`` (live web), ``replay`` (serve ``archives`` over loopback HTTP and
     crawl through it), ``archive`` (read ``archives`` in-process). ``allow_networks``
     is the SSRF allow-list for non-public addresses (empty in production).
+    ``replay_url``: an already running replay server for ``archives`` (one shared by
+    several processes, or a fault-injecting proxy in front of one); empty = start one
+    on a free loopback port. Its host is allow-listed, since the operator named it.
     """
 
     mode: str = "http"
     archives: tuple[str, ...] = ()
     allow_networks: tuple[str, ...] = ()
+    replay_url: str = ""
+
+    def with_replay_server(self, url: str) -> SourceSettings:
+        """These settings, crawling through the replay server at ``url`` (allow-listed)."""
+        from urllib.parse import urlsplit
+
+        host = urlsplit(url).hostname or ""
+        return SourceSettings(mode=self.mode, archives=self.archives, allow_networks=(*self.allow_networks, host),
+                              replay_url=url)
 
 
 async def crawl_async(
@@ -58,7 +70,7 @@ async def crawl_async(
         archive = index if source.mode == "archive" else None
         known = index.__contains__ if index is not None else None
         async with Fetcher(fetch, policy=policy, mode=source.mode, replay_url=replay_url, archive=archive,
-                           warc_writer=writer) as fetcher:
+                           warc_writer=writer, retry_replay=bool(source.replay_url)) as fetcher:
             return await Crawler(fetcher, crawl, progress=progress, known_urls=known, previous=previous).crawl(roots)
     finally:
         if writer is not None:
@@ -82,9 +94,13 @@ def run_crawl(
     if source.mode == "replay":
         if not source.archives:
             raise ValueError("replay mode needs at least one WARC archive to serve")
+        if source.replay_url:
+            src = source.with_replay_server(source.replay_url)
+            return asyncio.run(crawl_async(roots, source=src, fetch=fetch, crawl=crawl, warc_path=warc_path,
+                                           progress=progress, replay_url=src.replay_url, previous=previous))
         with ReplayServer(list(source.archives)) as server:
-            allow = tuple(source.allow_networks) + (server.host,)
-            src = SourceSettings(mode="replay", archives=source.archives, allow_networks=allow)
+            src = SourceSettings(mode="replay", archives=source.archives,
+                                 allow_networks=(*source.allow_networks, server.host))
             return asyncio.run(crawl_async(roots, source=src, fetch=fetch, crawl=crawl, warc_path=warc_path,
                                            progress=progress, replay_url=server.url, index=server.index,
                                            previous=previous))

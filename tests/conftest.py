@@ -133,3 +133,25 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
 # ---------------------------------------------------------------------------
 # END scripted_pipeline fixture
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# BEGIN clean_refresh fixture: one fault-free refresh_job in one process, the reference
+# for the fault-injection and crash-resume suites (tests/pipeline_runs.py)
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def clean_refresh(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from pipeline_runs import pipeline_env, run_job, snapshot, tail, write_config
+    from scripted_teacher import reliable_teacher
+
+    root = tmp_path_factory.mktemp("clean_refresh")
+    with FakeLLMServer(default=reliable_teacher) as llm:
+        proc = run_job(pipeline_env(root, llm.base_url), write_config(root))
+        assert proc.returncode == 0, tail(proc)
+        requests = llm.requests
+    return SimpleNamespace(data=root / "data", snapshot=snapshot(root / "data"), requests=requests)
+# ---------------------------------------------------------------------------
+# END clean_refresh fixture
+# ---------------------------------------------------------------------------

@@ -92,7 +92,9 @@ class PageReader:
         allow = tuple(src.allow_networks)
         replay_url = None
         archive = None
-        if src.mode == "replay":
+        if src.mode == "replay" and src.replay_url:
+            allow, replay_url = src.with_replay_server(src.replay_url).allow_networks, src.replay_url
+        elif src.mode == "replay":
             # Indexing the archives and starting the server block: keep the loop free.
             self._server = await asyncio.to_thread(lambda: ReplayServer(list(src.archives)).start())
             allow += (self._server.host,)
@@ -101,7 +103,8 @@ class PageReader:
             archive = await asyncio.to_thread(WarcIndex, list(src.archives))
         try:
             fetcher = Fetcher(self.fetch_settings, policy=NetworkPolicy.from_strings(allow), mode=src.mode,
-                              replay_url=replay_url, archive=archive)
+                              replay_url=replay_url, archive=archive,
+                              retry_replay=bool(src.replay_url))
             self._owned = await fetcher.__aenter__()
         except BaseException:
             self._stop_server()

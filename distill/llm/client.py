@@ -13,7 +13,7 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,12 +58,20 @@ class RoleStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     saved_usd: float = 0.0  # what cache hits would have cost
+    last_error: str = ""  # code and detail of the latest failed call
+
+    @property
+    def unusable(self) -> bool:
+        """Every call failed and none was answered from the cache: the endpoint, not the data, is the problem."""
+        return self.calls > 0 and self.cache_hits == 0 and sum(self.failures.values()) == self.calls
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("requests", "calls", "cache_hits", "prompt_tokens", "completion_tokens")}
         d["cost_usd"] = round(self.cost_usd, 6)
         d["saved_usd"] = round(self.saved_usd, 6)
         d["failures"] = dict(self.failures)
+        d["last_error"] = self.last_error
+        d["unusable"] = self.unusable
         d["cache_hit_rate"] = round(self.cache_hits / self.calls, 4) if self.calls else 0.0
         return d
 
@@ -98,7 +106,9 @@ class LLMClient:
     semaphore is the one bound on requests in flight.
 
     ``default_base_url`` serves every role whose config has no ``base_url`` (the
-    embedded server). ``structured`` selects how a JSON schema is requested:
+    embedded server). It may be a callable that starts that server and returns its
+    URL: it is called on the first request that misses the cache, so a step whose
+    answers are all cached never starts a server. ``structured`` selects how a JSON schema is requested:
     ``"llamacpp"`` (``response_format={"type": "json_object", "schema": ...}``, what
     llama.cpp's server honours) or ``"openai"`` (``json_schema``, also vLLM / SGLang);
     a role's own ``structured`` wins; when neither is set, embedded roles get
@@ -109,7 +119,7 @@ class LLMClient:
         self,
         roles: Mapping[str, RoleConfig],
         *,
-        default_base_url: str | None = None,
+        default_base_url: str | Callable[[], str] | None = None,
         cache: RequestCache | None = None,
         max_concurrency: int = 16,
         max_retries: int = 4,
@@ -119,7 +129,7 @@ class LLMClient:
         structured: str | None = None,
     ) -> None:
         self.roles = dict(roles)
-        self.default_base_url = default_base_url
+        self._default_base_url = default_base_url
         self.cache = cache
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -145,6 +155,16 @@ class LLMClient:
         if name not in self.roles:
             raise KeyError(f"unknown LLM role {name!r}; configured: {sorted(self.roles)}")
         return self.roles[name]
+
+    @property
+    def default_base_url(self) -> str | None:
+        if callable(self._default_base_url):
+            start, self._default_base_url = self._default_base_url, None
+            try:
+                self._default_base_url = start()  # blocks the loop while a local server starts, once
+            except Exception as exc:  # every later call fails the same way, without retrying the start
+                raise _Fatal("no_endpoint", f"the default endpoint could not start: {exc}") from exc
+        return self._default_base_url
 
     def _client_for(self, cfg: RoleConfig) -> _Endpoint:
         base_url = cfg.base_url or self.default_base_url
@@ -221,6 +241,7 @@ class LLMClient:
         except (_Fatal, RuntimeError) as exc:
             code = getattr(exc, "code", "missing_credential")
             stats.failures[code] += 1
+            stats.last_error = f"{code}: {exc}"
             result.error, result.detail = code, str(exc)
             return result
 
@@ -240,6 +261,7 @@ class LLMClient:
                     await asyncio.sleep(exc.retry_after if exc.retry_after is not None else backoff)
         except (_Retryable, _Fatal) as exc:
             stats.failures[exc.code] += 1
+            stats.last_error = f"{exc.code}: {exc.detail}"
             result.error, result.detail = exc.code, exc.detail
             return result
         stats.prompt_tokens += result.prompt_tokens
@@ -295,6 +317,9 @@ class LLMClient:
         usage = data.get("usage") or {}
         result.prompt_tokens = int(usage.get("prompt_tokens") or 0) if isinstance(usage, dict) else 0
         result.completion_tokens = int(usage.get("completion_tokens") or 0) if isinstance(usage, dict) else 0
+
+    def unusable_roles(self) -> list[str]:
+        return sorted(role for role, s in self.stats.items() if s.unusable)
 
     def stats_dict(self) -> dict[str, dict[str, Any]]:
         return {role: s.to_dict() for role, s in sorted(self.stats.items())}

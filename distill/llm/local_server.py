@@ -48,6 +48,10 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.health_path}"
 

@@ -63,7 +63,7 @@ def _is_local(url: str) -> bool:
 
 
 def role_from_env(name: str, base: RoleConfig | None = None) -> RoleConfig:
-    """Overlay ``SEEKFORGE_<ROLE>_{BASE_URL,MODEL,API_KEY_ENV,STRUCTURED,TEMPERATURE,MAX_TOKENS,PRICE_IN,PRICE_OUT}``."""
+    """Overlay ``SEEKFORGE_<ROLE>_{BASE_URL,MODEL,API_KEY_ENV,STRUCTURED,TEMPERATURE,MAX_TOKENS,TIMEOUT_S,PRICE_IN,PRICE_OUT}``."""
     cfg = base or RoleConfig(name=name)
     prefix = f"SEEKFORGE_{name.upper()}_"
     env = os.environ
@@ -77,6 +77,7 @@ def role_from_env(name: str, base: RoleConfig | None = None) -> RoleConfig:
     if env.get(prefix + "STRUCTURED"):
         updates["structured"] = env[prefix + "STRUCTURED"]
     for key, attr, cast in (("TEMPERATURE", "temperature", float), ("MAX_TOKENS", "max_tokens", int),
+                            ("TIMEOUT_S", "timeout_s", float),
                             ("PRICE_IN", "price_in_per_mtok", float), ("PRICE_OUT", "price_out_per_mtok", float)):
         if env.get(prefix + key):
             updates[attr] = cast(env[prefix + key])
