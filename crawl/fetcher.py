@@ -27,7 +27,7 @@ from crawl.decode import BodyLimitExceeded, BoundedDecoder
 from crawl.netguard import BlockedAddress, NetworkPolicy
 from crawl.retrying import parse_retry_after, retry_after_or_backoff
 from crawl.robots import RobotsCache
-from crawl.transports import NOT_IN_ARCHIVE_HEADER, ArchiveTransport, GuardedTransport, ReplayTransport
+from crawl.transports import NOT_IN_ARCHIVE_HEADER, REPLAYED_HEADER, ArchiveTransport, GuardedTransport, ReplayTransport
 from crawl.urls import ALLOWED_SCHEMES, canonicalize
 from crawl.warc import WarcIndex, WarcWriter
 
@@ -400,7 +400,7 @@ class Fetcher:
                 raise _Failure(outcome, exc.detail) from exc
             self._archive(url, request, response, b"".join(raw_parts))
             base.body = body
-            if status in RETRY_STATUSES:
+            if status in RETRY_STATUSES and not headers.get(REPLAYED_HEADER):  # a recorded 429 stays a 429
                 retry_after = parse_retry_after(headers.get("retry-after"))
                 if retry_after is not None and retry_after > s.max_retry_after_s:
                     base.detail = f"Retry-After {retry_after:.0f}s exceeds the {s.max_retry_after_s:g}s we wait"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from crawl.transports import NOT_IN_ARCHIVE_HEADER, ORIGINAL_SCHEME_HEADER
+from crawl.transports import NOT_IN_ARCHIVE_HEADER, ORIGINAL_SCHEME_HEADER, REPLAYED_HEADER
 from crawl.urls import canonicalize
 from crawl.warc import WarcIndex
 
@@ -70,6 +70,7 @@ def make_app(index: WarcIndex, self_hosts: Sequence[str] = ()) -> web.Applicatio
                 resp = web.Response(status=found.status, reason=found.reason or None, body=found.payload)
                 for k, v in headers:
                     resp.headers.add(k, v)
+                resp.headers[REPLAYED_HEADER] = "1"
                 return resp
         return _not_found(f"not in archive: {host}{path}")
 

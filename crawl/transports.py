@@ -16,6 +16,9 @@ from crawl.netguard import NetworkPolicy
 from crawl.warc import WarcIndex
 
 NOT_IN_ARCHIVE_HEADER = "x-seekforge-not-in-archive"
+# On a replay server's answers from the archive: the status was recorded, so a 429 or 503 is
+# the site's, not the replay server's, and asking again gets the same answer.
+REPLAYED_HEADER = "x-seekforge-replayed"
 ORIGINAL_SCHEME_HEADER = "x-seekforge-scheme"
 
 

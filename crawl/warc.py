@@ -35,7 +35,9 @@ FRAMING_HEADERS = frozenset({"transfer-encoding", "connection", "keep-alive"})
 
 
 def scrub_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in headers if k.lower() not in SECRET_HEADERS and k.lower() not in FRAMING_HEADERS]
+    """Without secrets, transfer framing, or our own replay markers (x-seekforge-*)."""
+    return [(k, v) for k, v in headers if k.lower() not in SECRET_HEADERS and k.lower() not in FRAMING_HEADERS
+            and not k.lower().startswith("x-seekforge-")]
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ import polars as pl
 import yaml
 
 from distill.llm.roles import ROLES
+from pipelines.resources import resources_for
 from fake_llm_server import (Behaviour, RecordedRequest, drop, empty_choices, hang, malformed_json, status,
                              truncated_json)
 from scripted_teacher import reliable_teacher
@@ -37,7 +38,12 @@ DATASETS = ("qa/qa_pool.parquet", "agent/atomic_prompts.parquet", "trajectories/
             "trajectories/long.parquet", "trajectories/atomic.parquet", "filters/scored_trajectories.parquet",
             "filters/funnel.parquet", "datasets/question_split.parquet", "datasets/sft/parquet/conversational.parquet",
             "datasets/sft/parquet/tokenized.parquet", "datasets/rl/parquet/train.parquet")
-VOLATILE = {"fetched_at", "elapsed_s", "attempts", "seconds", "latency_s", "created_at", "generated_at"}
+VOLATILE = {"fetched_at", "elapsed_s", "attempts", "seconds", "latency_s", "created_at", "generated_at",
+            "cached"}  # a step's "served from cache" flag: provenance of this run, not data
+
+
+def _fields(resource: Any) -> dict[str, Any]:
+    return {k: getattr(resource, k) for k in type(resource).model_fields}
 
 
 def write_config(root: Path, *, replay_url: str = "", **ops: dict[str, Any]) -> Path:
@@ -47,10 +53,13 @@ def write_config(root: Path, *, replay_url: str = "", **ops: dict[str, Any]) -> 
     cfg["execution"] = {"config": {"in_process": {}}}
     for name, values in ops.items():
         cfg["ops"].setdefault(name, {"config": {}})["config"].update(values)
+    # Run config for a resource replaces the profile's instance (fields not given fall back to
+    # the class defaults), so start from the embedded profile's values and change one or two.
+    profile = resources_for("embedded")
     resources = cfg.setdefault("resources", {})
-    resources["llm"] = {"config": {"backoff_base_s": 0.01}}  # retries stay fast; the waits are not under test
+    resources["llm"] = {"config": {**_fields(profile["llm"]), "backoff_base_s": 0.01}}  # waits are not under test
     if replay_url:
-        resources.setdefault("crawler", {"config": {}})["config"]["replay_url"] = replay_url
+        resources["crawler"] = {"config": {**_fields(profile["crawler"]), "replay_url": replay_url}}
     root.mkdir(parents=True, exist_ok=True)
     path = root / "refresh.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -81,8 +90,16 @@ def tail(proc: subprocess.CompletedProcess[str], n: int = 4000) -> str:
     return (proc.stdout + proc.stderr)[-n:]
 
 
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
 def _row_key(row: dict[str, Any]) -> str:
-    return json.dumps(row, sort_keys=True, default=str)
+    return json.dumps(_stable(row), sort_keys=True, default=str)
 
 
 def snapshot(data: Path) -> dict[str, list[str]]:
@@ -94,7 +111,6 @@ def snapshot(data: Path) -> dict[str, list[str]]:
             out[rel] = ["<missing>"]
             continue
         df = pl.read_parquet(path)
-        df = df.drop([c for c in df.columns if c in VOLATILE])
         out[rel] = sorted(_row_key(r) for r in df.to_dicts())
     return out
 
