@@ -35,6 +35,8 @@ class SFTModelConfig(dg.Config):
     max_length: int = 8192
     lora: bool = Field(default=False, description="Train LoRA adapters (merged into the saved checkpoint).")
     seed: int = 0
+    reuse: bool = Field(default=True, description="Keep the last checkpoint when the dataset, base model and settings "
+                                                  "are unchanged (recorded as a fingerprint next to it).")
 
 
 @dg.asset(
@@ -46,7 +48,10 @@ class SFTModelConfig(dg.Config):
 )
 def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage: StorageResource,
               models: ModelsResource) -> dg.MaterializeResult:
-    from train.sft_runner import SFTSettings, run_sft
+    from dataclasses import asdict
+
+    from train.reuse import fingerprint, forget, record, recorded
+    from train.sft_runner import SFTSettings, TrainReport, run_sft
 
     started = time.monotonic()
     base = models.base_model_path(storage)
@@ -54,13 +59,25 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
                            learning_rate=config.learning_rate, per_device_batch=config.per_device_batch,
                            grad_accum=config.grad_accum, max_length=config.max_length, lora=config.lora,
                            seed=config.seed)
-    report = run_sft(storage.path("datasets", "sft", "tokenized"), base, storage.path("models", "sft"), settings,
-                     progress=StepProgress(context, "sft_model", "steps"))
+    out = storage.path("models", "sft")
+    fp = fingerprint(settings=asdict(settings), contents=[storage.path("datasets", "sft", "parquet", "tokenized.parquet")],
+                     stats=[base])
+    prior = recorded(out, fp) if config.reuse else None
+    if prior is not None:
+        report = TrainReport(**prior)
+        context.log.info("sft_model: dataset, base model and settings unchanged: reusing the last checkpoint")
+    else:
+        forget(out)
+        report = run_sft(storage.path("datasets", "sft", "tokenized"), base, out, settings,
+                         progress=StepProgress(context, "sft_model", "steps"))
+        record(out, fp, report.to_dict())
     losses = [{"step": h.get("step"), "loss": round(float(h["loss"]), 4)} for h in report.log_history if "loss" in h]
     context.log.info(f"sft_model: {report.steps} steps, loss {report.train_loss:.4f}, {report.tokens_per_s} tokens/s")
     return dg.MaterializeResult(
         metadata={
             "checkpoint": dg.MetadataValue.path(report.checkpoint),
+            "reused": prior is not None,
+            "fingerprint": fp[:16],
             "base_model": dg.MetadataValue.path(str(base)),
             "device": report.device,
             "dtype": report.dtype,
@@ -105,6 +122,8 @@ class RLModelConfig(dg.Config):
     max_thought_tokens: int = 96
     max_field_tokens: int = 32
     seed: int = 0
+    reuse: bool = Field(default=True, description="Keep the last checkpoint when the SFT checkpoint, dataset, settings, "
+                                                  "tools and RRM endpoint are unchanged.")
 
     def settings(self) -> "RLSettings":
         from train.rl_rollout import RolloutConfig
@@ -140,21 +159,39 @@ _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/
 )
 def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: StorageResource, llm: LLMResource,
              crawler: CrawlerResource, agent_tools: AgentToolsResource) -> dg.MaterializeResult:
+    from dataclasses import asdict
+
     from train.env_bridge import BackgroundLoop, thought_scorer, tool_caller
-    from train.rl_runner import run_rl
+    from train.reuse import fingerprint, forget, record, recorded, upstream_fingerprint
+    from train.rl_runner import RLReport, run_rl
 
     started = time.monotonic()
     sft_ckpt = storage.path("models", "sft", "checkpoint")
     if not (sft_ckpt / "config.json").exists():
         raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")
-    with llm.session(storage) as session, BackgroundLoop() as bg:
-        client = bg.enter(session.client())
-        box = bg.enter(agent_tools.tools(storage, crawler, client, session.cache))
-        report = run_rl(storage.path("datasets", "rl", "dataset"), sft_ckpt, storage.path("models", "rl"),
-                        config.settings(), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
-                        scorer=thought_scorer(bg, client) if config.rrm else None,
-                        progress=StepProgress(context, "rl_model", "steps"))
-        stats, tool_stats = client.stats_dict(), box.stats()
+    out = storage.path("models", "rl")
+    with llm.session(storage) as session:
+        endpoints = {r: (c.base_url or "embedded", c.model) for r, c in session.roles.items()}
+        fp = fingerprint(settings={"rl": asdict(config.settings()), "tools": agent_tools.model_dump(),
+                                   "crawler": crawler.source_settings(), "endpoints": endpoints},
+                         contents=[storage.path("datasets", "rl", "parquet", "train.parquet")],
+                         upstream=[upstream_fingerprint(storage.path("models", "sft"))])
+        prior = recorded(out, fp) if config.reuse else None
+        if prior is not None:
+            report = RLReport(**prior)
+            stats, tool_stats = {}, {}
+            context.log.info("rl_model: SFT checkpoint, dataset and settings unchanged: reusing the last checkpoint")
+        else:
+            forget(out)
+            with BackgroundLoop() as bg:
+                client = bg.enter(session.client())
+                box = bg.enter(agent_tools.tools(storage, crawler, client, session.cache))
+                report = run_rl(storage.path("datasets", "rl", "dataset"), sft_ckpt, out,
+                                config.settings(), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
+                                scorer=thought_scorer(bg, client) if config.rrm else None,
+                                progress=StepProgress(context, "rl_model", "steps"))
+                stats, tool_stats = client.stats_dict(), box.stats()
+            record(out, fp, report.to_dict())
     curve = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items() if k in _RL_CURVE}
              for h in report.log_history if "reward" in h]
     m = report.metrics
@@ -163,6 +200,8 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
     return dg.MaterializeResult(
         metadata={
             "checkpoint": dg.MetadataValue.path(report.checkpoint),
+            "reused": prior is not None,
+            "fingerprint": fp[:16],
             "device": report.device,
             "dtype": report.dtype,
             "steps": report.steps,
@@ -203,6 +242,8 @@ class AgentEvalConfig(dg.Config):
     temperature: float = 0.7
     seed: int = 0
     device: str = Field(default="auto", description="transformers serve --device (auto: GPU when present).")
+    reuse: bool = Field(default=True, description="Keep the last table when the checkpoints, questions and settings "
+                                                  "are unchanged.")
 
 
 @dg.asset(
@@ -224,6 +265,7 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
     from distill.agent.styles import short_style
     from distill.llm.roles import RoleConfig
     from train.agent_eval import held_out_items, serving_dir, summarize
+    from train.reuse import fingerprint, forget, record, recorded, upstream_fingerprint
     from train.serve import CheckpointServer
 
     started = time.monotonic()
@@ -241,34 +283,51 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
     settings = RolloutSettings(max_turns=config.max_turns, max_tokens_per_turn=config.max_tokens_per_turn,
                                max_total_tokens=config.max_total_tokens, max_context_chars=config.max_context_chars,
                                max_observation_chars=config.max_observation_chars, temperature=config.temperature)
+    out = storage.path("eval")
     rows, all_trajs = [], []
     with llm.session(storage) as session:
-        for name in config.checkpoints:
-            link = serving_dir(paths[name], name, storage.path("models", "serving"))
-            t0 = time.monotonic()
-            with CheckpointServer(link, device=config.device, log_path=storage.path("logs", f"serve_{name}.log")) as srv:
-                policy = RoleConfig(name="policy", base_url=srv.base_url, model=srv.model,
-                                    temperature=config.temperature, max_tokens=config.max_tokens_per_turn,
-                                    structured="openai")
+        endpoints = {r: (c.base_url or "embedded", c.model) for r, c in session.roles.items()}
+        fp = fingerprint(settings={"eval": config.model_dump(exclude={"reuse"}), "date": date, "endpoints": endpoints,
+                                   "tools": agent_tools.model_dump(),
+                                   "questions": [(i.id, i.question, i.answer) for i in items]},
+                         stats=[paths["base"]],
+                         upstream=[upstream_fingerprint(storage.path("models", "sft")),
+                                   upstream_fingerprint(storage.path("models", "rl"))])
+        prior = recorded(out, fp) if config.reuse and (out / "agent_eval.parquet").exists() else None
+        if prior is not None:
+            rows = prior["rows"]
+            context.log.info("agent_eval: checkpoints, questions and settings unchanged: reusing the last table")
+        else:
+            forget(out)
+            for name in config.checkpoints:
+                link = serving_dir(paths[name], name, storage.path("models", "serving"))
+                t0 = time.monotonic()
+                with CheckpointServer(link, device=config.device, log_path=storage.path("logs", f"serve_{name}.log")) as srv:
+                    policy = RoleConfig(name="policy", base_url=srv.base_url, model=srv.model,
+                                        temperature=config.temperature, max_tokens=config.max_tokens_per_turn,
+                                        structured="openai")
 
-                async def go() -> list[Any]:
-                    async with session.client({"policy": policy}, max_concurrency=1) as client, \
-                            agent_tools.tools(storage, crawler, client, session.cache) as box:
-                        style = short_style([t.schema for t in box.tools.values()], date, role="policy")
-                        return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed,
-                                                  progress=StepProgress(context, f"agent_eval/{name}", "questions"))
+                    async def go() -> list[Any]:
+                        async with session.client({"policy": policy}, max_concurrency=1) as client, \
+                                agent_tools.tools(storage, crawler, client, session.cache) as box:
+                            style = short_style([t.schema for t in box.tools.values()], date, role="policy")
+                            return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed,
+                                                      progress=StepProgress(context, f"agent_eval/{name}", "questions"))
 
-                trajs = asyncio.run(go())
-            row = summarize(name, trajs, ("search", "visit"), time.monotonic() - t0)
-            context.log.info(f"agent_eval {name}: {row.to_dict()}")
-            rows.append(row.to_dict())
-            all_trajs += [{"checkpoint": name, "question_id": t.question_id, "answer": t.final_answer,
-                           "finish_reason": t.finish_reason, "turns": len(t.steps)} for t in trajs]
-    table = pl.DataFrame(rows)
-    write_table(table, storage.path("eval", "agent_eval.parquet"))
-    write_table(pl.DataFrame(all_trajs), storage.path("eval", "agent_eval_rollouts.parquet"))
+                    trajs = asyncio.run(go())
+                row = summarize(name, trajs, ("search", "visit"), time.monotonic() - t0)
+                context.log.info(f"agent_eval {name}: {row.to_dict()}")
+                rows.append(row.to_dict())
+                all_trajs += [{"checkpoint": name, "question_id": t.question_id, "answer": t.final_answer,
+                               "finish_reason": t.finish_reason, "turns": len(t.steps)} for t in trajs]
+    if prior is None:
+        write_table(pl.DataFrame(rows), storage.path("eval", "agent_eval.parquet"))
+        write_table(pl.DataFrame(all_trajs), storage.path("eval", "agent_eval_rollouts.parquet"))
+        record(out, fp, {"rows": rows})
     return dg.MaterializeResult(metadata={
         "eval_table": dg.MetadataValue.md(md_table(rows)),
+        "reused": prior is not None,
+        "fingerprint": fp[:16],
         "questions": len(items),
         "held_out_from": f"qa_pool minus the {len(seen)} questions with teacher rollouts (SFT and RL splits)",
         **{f"f1_{r['checkpoint']}": r["f1"] for r in rows},

@@ -88,8 +88,8 @@ ops:
 @pytest.fixture(scope="session")
 def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """refresh_job (demo.yaml, every role on a scripted OpenAI-compatible server), the same job
-    again (counting requests), then train_job (demo_train.yaml made smaller still), all through
-    `dagster job execute` with the multiprocess executor of demo.yaml. Shared by the end-to-end
+    again (counting requests), then train_job (demo_train.yaml made smaller still) twice, all through
+    `dagster job execute` with the multiprocess executor (demo.yaml itself runs in one process). Shared by the end-to-end
     assertions and the browser test of the UI, which reads the same Dagster instance."""
     import subprocess
     import sys
@@ -113,9 +113,16 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         (root / "home").mkdir()
         small = root / "train_small.yaml"
         small.write_text(TRAIN_SMALL)
+        # demo.yaml runs in one process; this run checks the multiprocess executor production uses.
+        import yaml
+
+        demo = yaml.safe_load((repo / "pipelines" / "configs" / "demo.yaml").read_text())
+        demo["execution"] = {"config": {"multiprocess": {"max_concurrent": 1}}}
+        refresh = root / "refresh_multiprocess.yaml"
+        refresh.write_text(yaml.safe_dump(demo, sort_keys=False))
 
         def run(job: str, *configs: str) -> str:
-            args = [a for c in configs or ("pipelines/configs/demo.yaml",) for a in ("-c", c)]
+            args = [a for c in configs or (str(refresh),) for a in ("-c", c)]
             proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m",
                                    "pipelines.definitions", "-j", job, *args],
                                   cwd=repo, env=env, capture_output=True, text=True, timeout=600)
@@ -128,7 +135,8 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
         rerun = fake.count()
         run("train_job", "pipelines/configs/demo_train.yaml", str(small))
-        yield SimpleNamespace(data=root / "data", home=root / "home", env=env, requests_first=first,
+        train_again = run("train_job", "pipelines/configs/demo_train.yaml", str(small))  # unchanged: reused
+        yield SimpleNamespace(train_again_log=train_again, data=root / "data", home=root / "home", env=env, requests_first=first,
                               requests_after_rerun=rerun, pool_first=pool, refresh_log=log, llm=fake)
 # ---------------------------------------------------------------------------
 # END scripted_pipeline fixture
