@@ -530,3 +530,37 @@ def test_stats_dict_reports_hit_rate(fake_llm: FakeLLMServer, tmp_path: Path) ->
     assert summary["teacher"]["calls"] == 2 and summary["teacher"]["requests"] == 1
     assert summary["teacher"]["cache_hit_rate"] == 0.5
     assert summary["teacher"]["failures"] == {}
+
+
+def test_default_endpoint_starts_on_first_cache_miss_only(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
+    """The embedded server's start is a callable default endpoint: a run whose answers are all
+    cached never calls it; the first miss calls it once; a start that fails makes every call
+    fail with ``no_endpoint`` (counted, so the step can say the endpoint is unusable) without
+    trying to start again."""
+    starts: list[int] = []
+
+    def start() -> str:
+        starts.append(1)
+        return fake_llm.base_url
+
+    role = {"teacher": teacher(fake_llm, base_url=None)}
+    cache = RequestCache(tmp_path / "c.sqlite")
+
+    async def go(n: int) -> list[ChatResult]:
+        async with LLMClient(role, default_base_url=start, cache=cache, backoff_base_s=0.01) as client:
+            return [await client.chat("teacher", HI, seed=s) for s in range(n)]
+
+    assert all(r.ok for r in run(go(2))) and len(starts) == 1 and fake_llm.count() == 2
+    assert all(r.cached for r in run(go(2))) and len(starts) == 1  # all cached: nothing started
+
+    def broken() -> str:
+        starts.append(1)
+        raise RuntimeError("the embedded LLM server exited with code 1")
+
+    async def fail() -> tuple[list[ChatResult], LLMClient]:
+        async with LLMClient(role, default_base_url=broken, cache=cache) as client:
+            return [await client.chat("teacher", HI, seed=s) for s in range(10, 13)], client
+
+    results, client = run(fail())
+    assert [r.error for r in results] == ["no_endpoint"] * 3 and len(starts) == 2
+    assert "exited with code 1" in results[0].detail and client.unusable_roles() == ["teacher"]
