@@ -185,6 +185,10 @@ class LLMSession:
                  server: Any) -> None:
         self.resource, self.roles, self.cache, self._server = resource, roles, cache, server
 
+    def endpoints(self) -> dict[str, tuple[str, str]]:
+        """(base URL or 'embedded', model) per role: what a result made with these endpoints depends on."""
+        return {name: (cfg.base_url or "embedded", cfg.model) for name, cfg in self.roles.items()}
+
     def embedded_url(self) -> str:
         """Start the embedded server if it is not running yet; its base URL."""
         if self._server is None:

@@ -171,9 +171,8 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
         raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")
     out = storage.path("models", "rl")
     with llm.session(storage) as session:
-        endpoints = {r: (c.base_url or "embedded", c.model) for r, c in session.roles.items()}
         fp = fingerprint(settings={"rl": asdict(config.settings()), "tools": agent_tools.model_dump(),
-                                   "crawler": crawler.source_settings(), "endpoints": endpoints},
+                                   "crawler": crawler.source_settings(), "endpoints": session.endpoints()},
                          contents=[storage.path("datasets", "rl", "parquet", "train.parquet")],
                          upstream=[upstream_fingerprint(storage.path("models", "sft"))])
         prior = recorded(out, fp) if config.reuse else None
@@ -286,8 +285,7 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
     out = storage.path("eval")
     rows, all_trajs = [], []
     with llm.session(storage) as session:
-        endpoints = {r: (c.base_url or "embedded", c.model) for r, c in session.roles.items()}
-        fp = fingerprint(settings={"eval": config.model_dump(exclude={"reuse"}), "date": date, "endpoints": endpoints,
+        fp = fingerprint(settings={"eval": config.model_dump(exclude={"reuse"}), "date": date, "endpoints": session.endpoints(),
                                    "tools": agent_tools.model_dump(),
                                    "questions": [(i.id, i.question, i.answer) for i in items]},
                          stats=[paths["base"]],

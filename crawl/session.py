@@ -38,13 +38,13 @@ class SourceSettings:
     allow_networks: tuple[str, ...] = ()
     replay_url: str = ""
 
-    def with_replay_server(self, url: str) -> SourceSettings:
-        """These settings, crawling through the replay server at ``url`` (allow-listed)."""
+    def allowed_networks(self) -> tuple[str, ...]:
+        """The SSRF allow-list, plus the host of ``replay_url`` when replay mode names one."""
+        if self.mode != "replay" or not self.replay_url:
+            return self.allow_networks
         from urllib.parse import urlsplit
 
-        host = urlsplit(url).hostname or ""
-        return SourceSettings(mode=self.mode, archives=self.archives, allow_networks=(*self.allow_networks, host),
-                              replay_url=url)
+        return (*self.allow_networks, urlsplit(self.replay_url).hostname or "")
 
 
 async def crawl_async(
@@ -62,7 +62,7 @@ async def crawl_async(
     """Crawl inside a running event loop. In replay/archive modes, ``index`` (built
     from ``source.archives`` when not given) also tells the frontier which links the
     snapshot holds, so dead links are counted rather than requested."""
-    policy = NetworkPolicy.from_strings(source.allow_networks)
+    policy = NetworkPolicy.from_strings(source.allowed_networks())
     writer = WarcWriter(warc_path) if warc_path else None
     try:
         if index is None and source.mode in ("archive", "replay") and source.archives:
@@ -95,9 +95,8 @@ def run_crawl(
         if not source.archives:
             raise ValueError("replay mode needs at least one WARC archive to serve")
         if source.replay_url:
-            src = source.with_replay_server(source.replay_url)
-            return asyncio.run(crawl_async(roots, source=src, fetch=fetch, crawl=crawl, warc_path=warc_path,
-                                           progress=progress, replay_url=src.replay_url, previous=previous))
+            return asyncio.run(crawl_async(roots, source=source, fetch=fetch, crawl=crawl, warc_path=warc_path,
+                                           progress=progress, replay_url=source.replay_url, previous=previous))
         with ReplayServer(list(source.archives)) as server:
             src = SourceSettings(mode="replay", archives=source.archives,
                                  allow_networks=(*source.allow_networks, server.host))

@@ -16,6 +16,7 @@ faults recovers them while asking only for the work that had failed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -81,7 +82,7 @@ def _persistent(request: RecordedRequest) -> bool:
         return seed % 5 == 0
     if "<tools>" in system and "reasoner" in str((request.json or {}).get("model", "")):
         question = str(request.messages[1].get("content", "")) if len(request.messages) > 1 else ""
-        return int(body_key(RecordedRequest(0, "", "", {}, question.encode(), None, 0.0))[:4], 16) % 2 == 0
+        return hashlib.sha256(question.encode()).digest()[0] % 2 == 0
     return False
 
 

@@ -563,4 +563,4 @@ def test_default_endpoint_starts_on_first_cache_miss_only(fake_llm: FakeLLMServe
 
     results, client = run(fail())
     assert [r.error for r in results] == ["no_endpoint"] * 3 and len(starts) == 2
-    assert "exited with code 1" in results[0].detail and client.unusable_roles() == ["teacher"]
+    assert "exited with code 1" in results[0].detail and client.stats["teacher"].unusable

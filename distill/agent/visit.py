@@ -89,12 +89,10 @@ class PageReader:
         if self._fetcher is not None:
             return self
         src = self.source
-        allow = tuple(src.allow_networks)
-        replay_url = None
+        allow = src.allowed_networks()
+        replay_url = src.replay_url if src.mode == "replay" and src.replay_url else None
         archive = None
-        if src.mode == "replay" and src.replay_url:
-            allow, replay_url = src.with_replay_server(src.replay_url).allow_networks, src.replay_url
-        elif src.mode == "replay":
+        if src.mode == "replay" and not replay_url:
             # Indexing the archives and starting the server block: keep the loop free.
             self._server = await asyncio.to_thread(lambda: ReplayServer(list(src.archives)).start())
             allow += (self._server.host,)

@@ -318,8 +318,5 @@ class LLMClient:
         result.prompt_tokens = int(usage.get("prompt_tokens") or 0) if isinstance(usage, dict) else 0
         result.completion_tokens = int(usage.get("completion_tokens") or 0) if isinstance(usage, dict) else 0
 
-    def unusable_roles(self) -> list[str]:
-        return sorted(role for role, s in self.stats.items() if s.unusable)
-
     def stats_dict(self) -> dict[str, dict[str, Any]]:
         return {role: s.to_dict() for role, s in sorted(self.stats.items())}
