@@ -2,15 +2,16 @@
 
 
 import time
+from pathlib import Path
 
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from assets.metadata import counter_md, counts_md, preview_md
-from assets.resources import CrawlerResource, StorageResource
+from assets.resources import BenchmarksResource, CrawlerResource, StorageResource
 from crawl.corpus import pages_frame, read_pages, write_pages
 from crawl.frontier import FrontierSettings
 from crawl.search_index import SearchIndex
@@ -38,7 +39,7 @@ class CrawlSeedsConfig(dg.Config):
 class WebPagesConfig(dg.Config):
     """Frontier policy for each source's crawl."""
 
-    strategy: str = Field(default="bfs", description="bfs | random_walk")
+    strategy: Literal["bfs", "random_walk"] = Field(default="bfs", description="bfs | random_walk")
     max_depth: int = Field(default=3, description="Link hops from a root.")
     max_pages_per_root: int = 60
     max_pages_per_site: int = 500
@@ -66,10 +67,20 @@ class WebPagesConfig(dg.Config):
     owners=OWNERS,
     description="Root URLs to crawl, per source (arxiv, github, wikipedia), from run config.",
 )
-def crawl_seeds(config: CrawlSeedsConfig, storage: StorageResource) -> dg.MaterializeResult:
+def crawl_seeds(config: CrawlSeedsConfig, storage: StorageResource, benchmarks: BenchmarksResource) -> dg.MaterializeResult:
     unknown = sorted(set(config.seeds) - set(SOURCES))
     if unknown:
         raise dg.Failure(f"crawl_seeds: unknown source(s) {unknown}; use {list(SOURCES)}")
+    # Decontamination reads these files only after the rollouts, hours later: a missing file
+    # is found here, before any crawl work.
+    try:
+        files = benchmarks.active_files()
+    except ValueError as exc:
+        raise dg.Failure(f"crawl_seeds: {exc}") from exc
+    absent = [f for f in files if not Path(f).expanduser().is_file()]
+    if absent:
+        raise dg.Failure(f"crawl_seeds: benchmark file(s) {absent} do not exist (resources.benchmarks.config.files); "
+                         f"download them (README: decontamination) or write decontamination: 'off' explicitly")
     df = pl.DataFrame(
         [{"source": s, "url": u} for s in SOURCES for u in config.seeds.get(s, [])],
         schema={"source": pl.String, "url": pl.String},
@@ -82,6 +93,7 @@ def crawl_seeds(config: CrawlSeedsConfig, storage: StorageResource) -> dg.Materi
             "by_source": counts_md(df, "source", "seeds"),
             "preview": preview_md(df, ["source", "url"], n=20, width=120),
             "path": dg.MetadataValue.path(str(path)),
+            "decontamination": f"on: {len(files)} benchmark file(s)" if files else "off",
         }
     )
 
@@ -135,6 +147,7 @@ def web_pages(
     seeds = pl.read_parquet(storage.path("crawl_seeds.parquet"))
     keys = context.partition_keys
     frames, outcomes_all, notes = [], {}, []
+    warc_failed: list[str] = []
     started = time.monotonic()
     for key in keys:
         roots = seeds.filter(pl.col("source") == key)["url"].to_list()
@@ -158,9 +171,17 @@ def web_pages(
         frames.append(df)
         for k, v in result.outcomes.items():
             outcomes_all[k] = outcomes_all.get(k, 0) + v
+        if result.warc_failures:
+            warc_failed.append(f"{key}: {result.warc_failures} of {result.warc_failures + result.warc_records} "
+                               f"exchanges (last: {result.warc_last_error})")
         notes.append(f"{key}: {df.height} rows ({int(df['valid'].sum()) if df.height else 0} valid) in {result.elapsed_s:.1f}s")
         context.log.info(f"web_pages[{key}]: {notes[-1]}; outcomes {dict(result.outcomes)}; WARC {warc_path}")
     df = pl.concat(frames) if frames else pages_frame([])
+    if warc_failed:
+        # The pages are saved above; the archive is not whole, so this crawl cannot be replayed.
+        raise dg.Failure(f"web_pages: WARC records could not be written ({'; '.join(warc_failed)}), so the archive "
+                         f"would not replay this crawl exactly; free disk space or fix the archive path and re-run.",
+                         metadata={"warc_failures": dg.MetadataValue.md("\n".join(f"- {w}" for w in warc_failed))})
     elapsed = time.monotonic() - started
     valid = df.filter(pl.col("valid"))
     return dg.MaterializeResult(

@@ -10,14 +10,14 @@ import hashlib
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
-from assets.resources import LLMResource, ModelsResource, StorageResource
+from assets.resources import BenchmarksResource, LLMResource, ModelsResource, StorageResource
 from assets.trajectories import trajectories
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
@@ -44,11 +44,13 @@ SPLIT_SCHEMA = pl.Schema({"question_id": pl.String, "split": pl.String})
 class ScoreConfig(dg.Config):
     f1_threshold: float = Field(default=0.8, description="A rollout is correct when its answer's F1 against the "
                                                           "reference (max over aliases) reaches this.")
-    metric: str = Field(default="hotpotqa", description="hotpotqa (official) | deepresearcher")
-    correctness: str = Field(default="enforce", description="enforce: wrong answers are dropped (F1, and the judge "
-                                                            "when on) | record: DEMO ONLY, kept with their scores.")
-    judge: str = Field(default="off", description="on: ask the `judge` role whether each final answer means the "
-                                                  "reference (WebDancer's correctness filter); off: F1 only.")
+    metric: Literal["hotpotqa", "deepresearcher"] = Field(default="hotpotqa",
+                                                          description="hotpotqa (official) | deepresearcher")
+    correctness: Literal["enforce", "record"] = Field(
+        default="enforce", description="enforce: wrong answers are dropped (the rules, or the judge when on) | "
+                                       "record: DEMO ONLY, kept with their scores.")
+    judge: Literal["on", "off"] = Field(default="off", description="on: ask the `judge` role whether each final answer "
+                                        "means the reference (WebDancer's correctness filter); off: the rules only.")
     min_vote_share: float = Field(default=0.5, description="Majority voting: an answer needs more than this share "
                                                            "of its question's rollouts.")
     min_tool_calls: int = 1
@@ -56,9 +58,6 @@ class ScoreConfig(dg.Config):
     max_ngram_repeats: int = Field(default=4, description="Any 10-word sequence may occur at most this often.")
     near_duplicate_threshold: float = Field(default=0.8, description="MinHash Jaccard above which a later "
                                                                      "trajectory duplicates a kept one.")
-    benchmarks: list[str] = Field(default_factory=list, description="Benchmark files (JSON / JSONL / Parquet) whose "
-                                                                    "questions must not be trained on.")
-    benchmark_question_field: str = "question"
 
     def filter_settings(self) -> FilterSettings:
         enforce = self.correctness == "enforce"
@@ -123,21 +122,19 @@ def _judge(storage: StorageResource, llm: LLMResource, trajs: list[Trajectory]) 
 @dg.asset(
     group_name=GROUP, kinds={"python", "parquet"}, owners=OWNERS,
     deps=[*trajectories],
-    check_specs=[dg.AssetCheckSpec("every_rollout_accounted_for", asset="scored_trajectories", blocking=True),
-                 dg.AssetCheckSpec("no_benchmark_question_kept", asset="scored_trajectories", blocking=True)],
     description="Every rollout of every style with its scores (F1/EM, judge verdict, vote share) and filter verdict: "
                 "validity, repetition, bounds, correctness, majority voting, near-duplicates, benchmark "
                 "contamination. Nothing is deleted: `keep`, `reasons` and `stage_dropped` say what happened.",
 )
 def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, storage: StorageResource,
-                        llm: LLMResource) -> dg.MaterializeResult:
+                        llm: LLMResource, benchmarks: BenchmarksResource) -> dg.MaterializeResult:
     started = time.monotonic()
     frames = [_read(storage.path("trajectories", f"{s}.parquet"), f"trajectories/{s}") for s in STYLES]
     trajs = [t for f in frames for t in read_trajectories(f)]
     context.log.info(f"scoring {len(trajs)} rollouts of {len({t.question_id for t in trajs})} questions")
 
-    index = BenchmarkIndex.from_files(config.benchmarks, question_field=config.benchmark_question_field) \
-        if config.benchmarks else None
+    files = benchmarks.active_files()
+    index = BenchmarkIndex.from_files(files, question_field=benchmarks.question_field) if files else None
     matches = {}
     if index is not None:
         for q in {t.question for t in trajs}:
@@ -180,8 +177,6 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
     fail_if_llm_unusable(stats, "scored_trajectories")
     chart = funnel_png(funnel, storage.path("filters", "funnel.png"))
     kept = df.filter(pl.col("keep"))
-    leaked = kept.filter(pl.col("benchmark_match").is_not_null()).height
-    accounted = kept.height + df.filter(~pl.col("keep")).height == len(trajs) == df.height
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
@@ -194,17 +189,13 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
             "correctness": "enforced" if config.correctness == "enforce" else "recorded only (DEMO ONLY)",
             "judge": config.judge,
             "mean_f1": round(float(df["f1"].mean() or 0.0), 4) if df.height else 0.0,
+            "decontamination": (f"on: {len(index)} benchmark questions from {len(files)} file(s)"
+                                if index is not None else "off (explicit)"),
             "benchmark_questions": len(index) if index is not None else 0,
             "preview": preview_md(df.with_columns(pl.col("reasons").list.join(", ")),
                                   ["style", "question", "final_answer", "reference", "f1", "keep", "reasons"], width=60),
             **(llm_metadata(stats, time.monotonic() - started) if stats else {"seconds": round(time.monotonic() - started, 1)}),
         },
-        check_results=[
-            dg.AssetCheckResult(check_name="every_rollout_accounted_for", passed=accounted,
-                                metadata={"rollouts": len(trajs), "rows": df.height, "kept": kept.height}),
-            dg.AssetCheckResult(check_name="no_benchmark_question_kept", passed=leaked == 0,
-                                metadata={"kept_matches": leaked, "questions_matched": len(matches)}),
-        ],
     )
 
 
@@ -243,7 +234,6 @@ def _funnel_through(storage: StorageResource, extra: Funnel | None = None) -> Fu
     deps=[scored_trajectories],
     check_specs=[dg.AssetCheckSpec("masks_cover_observations", asset="sft_dataset", blocking=True,
                                    description="Every observation token has label -100; every assistant token is trained."),
-                 dg.AssetCheckSpec("no_benchmark_overlap", asset="sft_dataset", blocking=True),
                  dg.AssetCheckSpec("enough_rows", asset="sft_dataset", blocking=True)],
     description="TRL conversational SFT records (`messages` with assistant tool calls and `tool` observations, plus "
                 "`tools`) from the kept trajectories of the SFT questions, and a tokenized variant with labels -100 on "
@@ -279,7 +269,6 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
                     funnel_markdown=(funnel := _funnel_through(storage, stage)).to_markdown())
     paths = save_sft_dataset(records, tokenized, out_dir, render_card(info))
     chart = funnel_png(funnel, storage.path("datasets", "sft_funnel.png"), title="pages to SFT records")
-    leaked = in_sft.filter(pl.col("benchmark_match").is_not_null()).height
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(tokenized.rows),
@@ -300,7 +289,6 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
         check_results=[
             dg.AssetCheckResult(check_name="masks_cover_observations", passed=report.ok,
                                 metadata=report.to_dict()),
-            dg.AssetCheckResult(check_name="no_benchmark_overlap", passed=leaked == 0, metadata={"matches": leaked}),
             dg.AssetCheckResult(check_name="enough_rows", passed=len(tokenized.rows) >= config.min_rows,
                                 metadata={"rows": len(tokenized.rows), "required": config.min_rows}),
         ],
@@ -330,9 +318,7 @@ class RLDatasetConfig(dg.Config):
 @dg.asset(
     group_name=GROUP, kinds={"python", "parquet", "huggingface"}, owners=OWNERS,
     deps=[scored_trajectories, sft_dataset],
-    check_specs=[dg.AssetCheckSpec("disjoint_from_sft", asset="rl_dataset", blocking=True),
-                 dg.AssetCheckSpec("no_benchmark_overlap", asset="rl_dataset", blocking=True),
-                 dg.AssetCheckSpec("enough_rows", asset="rl_dataset", blocking=True)],
+    check_specs=[dg.AssetCheckSpec("enough_rows", asset="rl_dataset", blocking=True)],
     description="RL prompts of the held-out questions: question, answer, aliases and pass rate over all their "
                 "rollouts; all-correct and all-wrong questions removed (DAPO dynamic sampling); disjoint from SFT.",
 )
@@ -356,14 +342,12 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource) -> dg.Material
                     styles=dict(Counter(t.style for t in trajs)), models=sorted({t.model for t in trajs}),
                     funnel_markdown=stage.to_markdown())
     save_rl_dataset(records, out_dir, render_card(info))
-    overlap = {r["question_id"] for r in records} & sft_questions
-    contaminated = {r["question_id"] for r in records} & set(
-        scored.filter(pl.col("benchmark_match").is_not_null())["question_id"].to_list())
     rates = [r["pass_rate"] for r in records]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(records),
             "drops": counter_md(drops),
+            "rollouts_excluded_as_benchmark": scored.height - clean.height,
             "pass_rate": dg.MetadataValue.md(md_table([{"mean": round(sum(rates) / len(rates), 3) if rates else None,
                                                         "min": min(rates, default=None),
                                                         "max": max(rates, default=None)}])),
@@ -372,10 +356,6 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource) -> dg.Material
                                                      for r in records[:10]])),
         },
         check_results=[
-            dg.AssetCheckResult(check_name="disjoint_from_sft", passed=not overlap, metadata={"overlap": len(overlap)}),
-            dg.AssetCheckResult(check_name="no_benchmark_overlap", passed=not contaminated,
-                                metadata={"matches": len(contaminated),
-                                          "rollouts_excluded": scored.height - clean.height}),
             dg.AssetCheckResult(check_name="enough_rows", passed=len(records) >= config.min_rows,
                                 metadata={"rows": len(records), "required": config.min_rows}),
         ],

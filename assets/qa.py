@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
@@ -65,8 +65,9 @@ class CrawlQAConfig(dg.Config):
     hop_weights: dict[str, float] = Field(default_factory=lambda: {"1": 1.0, "2": 2.0, "3": 1.0},
                                           description="Relative frequency of chains of 1, 2, 3 documents.")
     samples_per_chain: int = Field(default=2, description="K samples per chain (distinct seeds).")
-    judge: str = Field(default="enforce", description="enforce | record (record keeps the verdict only: demo)")
-    answer_space: str = Field(default="free", description="free | evidence_spans (answer constrained to names, numbers "
+    judge: Literal["enforce", "record"] = Field(default="enforce", description="enforce | record (record keeps the "
+                                                "verdict only: DEMO ONLY)")
+    answer_space: Literal["free", "evidence_spans"] = Field(default="free", description="free | evidence_spans (answer constrained to names, numbers "
                                                          "and dates of the evidence: for very small models, demo)")
     max_chars_per_doc: int = 1500
     max_tokens: int = 400
@@ -121,7 +122,7 @@ def crawlqa_pairs(context: dg.AssetExecutionContext, config: CrawlQAConfig, stor
 class E2HQAConfig(dg.Config):
     rounds: int = Field(default=2, description="Maximum evolution rounds per seed question.")
     max_seeds: int = Field(default=20, description="Single-hop CRAWLQA pairs to evolve.")
-    judge: str = Field(default="enforce", description="enforce | record (demo)")
+    judge: Literal["enforce", "record"] = Field(default="enforce", description="enforce | record (DEMO ONLY)")
     search_k: int = 3
     seed: int = 0
     seed_file: str = Field(default="", description="Optional JSONL of simple QA (question, answer, aliases) to evolve "

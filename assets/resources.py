@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from crawl.crawler import CrawlSettings, default_parse_workers
 from crawl.fetcher import USER_AGENT, FetchSettings
@@ -25,10 +26,51 @@ if TYPE_CHECKING:
     from distill.llm.roles import RoleConfig
 
 
+#: Loggers of the domain packages; they never import Dagster, so their records are
+#: forwarded to the step's event log here (Dagster's ``managed_python_loggers`` needs an
+#: instance setting in dagster.yaml, which a user's own DAGSTER_HOME does not have).
+DOMAIN_LOGGERS = ("crawl", "distill", "filters", "train")
+
+
+class _EventLogHandler(logging.Handler):
+    """Re-emits domain log records on a Dagster log manager (the run's event log)."""
+
+    def __init__(self, log: Any) -> None:
+        super().__init__(level=logging.INFO)
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._log.log(record.levelno, f"{record.name}: {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - logging must never break a step
+            self.handleError(record)
+
+
 class StorageResource(dg.ConfigurableResource):
-    """Root directory of every file the pipeline writes (``SEEKFORGE_DATA_DIR``)."""
+    """Root directory of every file the pipeline writes (``SEEKFORGE_DATA_DIR``).
+
+    Every asset uses it, so it also carries the domain packages' warnings and info
+    records into the run's event log for as long as the step (or in-process run) lasts:
+    a warning in ``crawl/`` or ``distill/`` shows in the Dagster UI, not only on stderr."""
 
     data_dir: str = Field(default="./data", description="Directory for Parquet tables, WARC archives and indexes.")
+    _handler: Any = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.log is None:
+            return
+        self._handler = _EventLogHandler(context.log)
+        for name in DOMAIN_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.addHandler(self._handler)
+            if logger.level == logging.NOTSET or logger.level > logging.INFO:
+                logger.setLevel(logging.INFO)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._handler is not None:
+            for name in DOMAIN_LOGGERS:
+                logging.getLogger(name).removeHandler(self._handler)
+            self._handler = None
 
     def path(self, *parts: str) -> Path:
         p = Path(self.data_dir).expanduser().resolve().joinpath(*parts)
@@ -45,7 +87,7 @@ class CrawlerResource(dg.ConfigurableResource):
     embedded mini-web shipped with the package.
     """
 
-    mode: str = Field(default="replay", description="http | replay | archive")
+    mode: Literal["http", "replay", "archive"] = Field(default="replay", description="http | replay | archive")
     archives: list[str] = Field(default_factory=list, description="WARC files for replay/archive modes; empty = embedded mini-web.")
     allow_networks: list[str] = Field(default_factory=list, description="Non-public IPs/CIDRs/hosts the crawler may reach (SSRF allow-list).")
     replay_url: str = Field(default="", description="replay mode: an already running replay server for `archives` "
@@ -109,7 +151,8 @@ class RoleEndpoint(dg.Config):
     model: str = ""
     api_key: str = Field(default="", description="Only as {env: VAR}. Empty: the variable named by api_key_env.")
     api_key_env: str = ""
-    structured: str = Field(default="", description="openai | llamacpp: how JSON schemas are requested.")
+    structured: Literal["", "openai", "llamacpp"] = Field(default="", description="openai | llamacpp: how JSON schemas "
+                                                                          "are requested; empty = by endpoint kind.")
     temperature: float | None = None
     max_tokens: int | None = None
 
@@ -129,21 +172,29 @@ class LLMResource(dg.ConfigurableResource):
     max_retries: int = 4
     backoff_base_s: float = Field(default=0.5, description="First retry waits about this long, doubling each time "
                                                            "(a server's Retry-After wins).")
+    embedded_fallback: bool = Field(default=True, description="Serve roles without an endpoint with the embedded "
+                                    "SmolLM2 server (the demo). The production resource has this off: such a role "
+                                    "is an error.")
     embedded_threads: int = Field(default=0, description="CPU threads for the embedded server (0 = all cores).")
     embedded_ctx: int = 4096
+
+    def endpoint_map(self) -> dict[str, RoleEndpoint]:
+        """Run-config endpoints by role name (the production resource types them per role)."""
+        return dict(self.endpoints)
 
     def role_configs(self) -> dict[str, "RoleConfig"]:
         from dataclasses import replace
 
         from distill.llm.roles import ROLES, role_from_env
 
-        unknown = sorted(set(self.endpoints) - set(ROLES))
+        endpoints = self.endpoint_map()
+        unknown = sorted(set(endpoints) - set(ROLES))
         if unknown:
             raise ValueError(f"llm.endpoints names unknown roles {unknown}; roles are {', '.join(ROLES)}")
         roles = {}
         for name in ROLES:
             cfg = role_from_env(name)
-            ep = self.endpoints.get(name)
+            ep = endpoints.get(name)
             if ep is not None:
                 updates: dict[str, Any] = {k: v for k, v in (("base_url", ep.base_url), ("model", ep.model),
                                                              ("api_key_env", ep.api_key_env),
@@ -152,6 +203,13 @@ class LLMResource(dg.ConfigurableResource):
                                                              ("max_tokens", ep.max_tokens)) if v not in ("", None)}
                 cfg = replace(cfg, **updates)
             roles[name] = cfg
+        if not self.embedded_fallback:
+            missing = [name for name, cfg in roles.items() if not cfg.base_url]
+            if missing:
+                raise EmbeddedFallbackRefused(
+                    f"role(s) {', '.join(repr(m) for m in missing)} have no endpoint, and this profile never falls back "
+                    f"to the embedded demo model: set resources.llm.config.endpoints.<role>.base_url (or "
+                    f"SEEKFORGE_<ROLE>_BASE_URL)")
         return roles
 
     @contextmanager
@@ -169,13 +227,47 @@ class LLMResource(dg.ConfigurableResource):
         cache = RequestCache(self.cache_path or storage.path("llm_cache.sqlite"))
         server = EmbeddedLLMServer(n_threads=self.embedded_threads or None, n_ctx=self.embedded_ctx,
                                    log_path=storage.path("logs", "embedded_llm.log")) \
-            if any(cfg.base_url is None for cfg in roles.values()) else None
+            if self.embedded_fallback and any(cfg.base_url is None for cfg in roles.values()) else None
         try:
             yield LLMSession(self, roles, cache, server)
         finally:
             if server is not None and server.running:
                 server.stop()
             cache.close()
+
+
+class EmbeddedFallbackRefused(ValueError):
+    """A role has no endpoint in a profile that must not use the embedded demo model."""
+
+
+class LiveEndpoint(RoleEndpoint):
+    """A production role's endpoint: ``base_url`` and ``model`` are required, so a role left
+    out of run config is a launch error naming it, never a silent embedded fallback."""
+
+    base_url: str = Field(description="OpenAI-compatible base URL (…/v1) of this role's server.")
+    model: str = Field(description="Model name the server expects.")
+
+
+class ProductionEndpoints(dg.Config):
+    """One required endpoint per role (the names are :data:`distill.llm.roles.ROLES`)."""
+
+    teacher: LiveEndpoint = Field(description="Writes QA and short / atomic rollouts.")
+    reasoner: LiveEndpoint = Field(description="Long chain-of-thought rollouts.")
+    judge: LiveEndpoint = Field(description="Judges QA pairs and final answers.")
+    rrm: LiveEndpoint = Field(description="Reasoning reward model: grades atomic thoughts (Atom-Searcher ATR).")
+    summarizer: LiveEndpoint = Field(description="Reads visited pages for the agent's visit tool.")
+
+
+class ProductionLLMResource(LLMResource):
+    """The production profile's LLM resource: every role's endpoint is required run config
+    (``pipelines/configs/production.yaml``) and nothing falls back to the embedded model."""
+
+    endpoints: ProductionEndpoints = Field(description="Per role: endpoint, model and key (all five required).")
+    embedded_fallback: bool = Field(default=False, description="Never on in production.")
+    max_concurrency: int = Field(default=32, description="Requests in flight across all roles.")
+
+    def endpoint_map(self) -> dict[str, RoleEndpoint]:
+        return {name: getattr(self.endpoints, name) for name in type(self.endpoints).model_fields}
 
 
 class LLMSession:
@@ -227,7 +319,7 @@ class AgentToolsResource(dg.ConfigurableResource):
     from the variable named in ``search_api_key_env``). ``visit`` fetches through the
     crawler in the crawler resource's mode (replay of the snapshot, WARC, or live web)."""
 
-    search_backend: str = Field(default="local", description="local | searxng | serper")
+    search_backend: Literal["local", "searxng", "serper"] = Field(default="local", description="local | searxng | serper")
     search_base_url: str = Field(default="", description="Engine URL for searxng / serper.")
     search_api_key_env: str = Field(default="SERPER_API_KEY", description="Variable holding the serper key.")
     search_k: int = Field(default=10, description="Results per query.")
@@ -263,8 +355,11 @@ class AgentToolsResource(dg.ConfigurableResource):
             await backend.aclose()
 
 
+Device = Literal["auto", "cuda", "cpu"]
+
+
 class ModelsResource(dg.ConfigurableResource):
-    """Where trainable models come from and where converted ones are kept.
+    """Where trainable models come from, where converted ones are kept, and where they train.
 
     ``base_model='embedded'`` is the SmolLM2-135M GGUF the embedded LLM serves, converted
     once into a trainable Hugging Face directory under ``cache_dir`` (default: ``models/``
@@ -272,7 +367,8 @@ class ModelsResource(dg.ConfigurableResource):
     since the conversion costs ~40 s and its output never changes). Any other value is a
     local model directory: nothing is downloaded from a hub."""
 
-    base_model: str = Field(default="embedded", description="'embedded' or a local HF model directory.")
+    base_model: str = Field(default="embedded", description="'embedded' (demo) or a local HF model directory.")
+    device: Device = Field(default="auto", description="auto (CUDA when present) | cuda (an error without it) | cpu.")
     cache_dir: str = Field(default="", description="Converted models; empty = <data_dir>/models.")
 
     def base_model_path(self, storage: StorageResource) -> Path:
@@ -280,3 +376,49 @@ class ModelsResource(dg.ConfigurableResource):
 
         cache = Path(self.cache_dir).expanduser() if self.cache_dir else storage.path("models", "base")
         return resolve_base_model(self.base_model, cache)
+
+
+class ProductionModelsResource(ModelsResource):
+    """The production profile's models: the base model is required run config
+    (``production.yaml`` / ``production_train.yaml``) and the embedded demo model is refused."""
+
+    base_model: str = Field(description="A local Hugging Face model directory (the embedded model is demo-only).")
+    device: Device = Field(default="cuda", description="auto | cuda | cpu; production trains on a GPU by default.")
+
+    def base_model_path(self, storage: StorageResource) -> Path:
+        from train.base_model import EMBEDDED
+
+        if self.base_model.strip() == EMBEDDED:
+            raise ValueError("base_model 'embedded' is the demo's 135M model; the production profile needs a local "
+                             "Hugging Face model directory (resources.models.config.base_model)")
+        return super().base_model_path(storage)
+
+
+class BenchmarksResource(dg.ConfigurableResource):
+    """Benchmark files whose questions must never be trained on (decontamination).
+
+    Formats that load (``filters.contamination``): JSON / JSONL (FlashRAG's
+    ``{"id", "question", "golden_answers"}`` rows, HotpotQA's dev JSON, DeepResearcher's
+    test sets) and Parquet, with the question under ``question_field``."""
+
+    decontamination: Literal["on", "off"] = Field(default="on", description="on: drop rollouts of questions that "
+                                                  "match a benchmark question; off: no files are read (say so "
+                                                  "explicitly in production).")
+    files: list[str] = Field(default_factory=list, description="Benchmark files (JSON / JSONL / Parquet).")
+    question_field: str = "question"
+
+    def active_files(self) -> list[str]:
+        """The files to decontaminate against; ``on`` without any is an error, not a pass."""
+        if self.decontamination == "off":
+            return []
+        if not self.files:
+            raise ValueError("decontamination is 'on' but no benchmark files are named: list them in "
+                             "resources.benchmarks.config.files, or write decontamination: 'off' explicitly")
+        return list(self.files)
+
+
+class ProductionBenchmarksResource(BenchmarksResource):
+    """Production: ``decontamination`` has no default, so a run config that says nothing about
+    benchmarks is a launch error; ``'off'`` must be written out."""
+
+    decontamination: Literal["on", "off"] = Field(description="on (with files) | off (written explicitly).")

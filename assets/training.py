@@ -8,13 +8,13 @@ wants to see (loss curve, tokens/s, where the checkpoint is) into metadata.
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from pydantic import Field
 
 from assets.datasets import rl_dataset, sft_dataset
-from assets.metadata import llm_metadata, md_table
+from assets.metadata import fail_if_llm_unusable, llm_metadata, md_table
 from assets.progress import StepProgress
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 from distill.records import write_table
@@ -58,7 +58,7 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
     settings = SFTSettings(max_steps=config.max_steps, num_train_epochs=config.num_train_epochs,
                            learning_rate=config.learning_rate, per_device_batch=config.per_device_batch,
                            grad_accum=config.grad_accum, max_length=config.max_length, lora=config.lora,
-                           seed=config.seed)
+                           seed=config.seed, device=models.device)
     out = storage.path("models", "sft")
     fp = fingerprint(settings=asdict(settings), contents=[storage.path("datasets", "sft", "parquet", "tokenized.parquet")],
                      stats=[base])
@@ -102,11 +102,17 @@ class RLModelConfig(dg.Config):
     beta: float = Field(default=0.001, description="KL coefficient.")
     epsilon: float = Field(default=0.2, description="Lower clip range.")
     epsilon_high: float = Field(default=0.28, description="Upper clip range (DAPO clip-higher).")
-    loss_type: str = "dapo"
-    reward: str = Field(default="atom_searcher", description="atom_searcher (ATR + F1, curriculum) | webdancer.")
+    loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo"] = Field(default="dapo", description="TRL GRPO loss "
+                                                                  "normalisation (dapo: token-level).")
+    reward: Literal["atom_searcher", "webdancer"] = Field(default="atom_searcher", description="atom_searcher (ATR + "
+                                                          "F1, curriculum) | webdancer (format + correctness).")
     alpha0: float = Field(default=0.5, description="Initial weight of the atomic-thought reward.")
-    atr_aggregation: str = Field(default="mean", description="mean | min | late_weighted")
-    rrm: bool = Field(default=True, description="Grade thoughts with the rrm role; off = F1 only.")
+    atr_aggregation: Literal["mean", "min", "late_weighted"] = Field(default="mean",
+                                                                     description="mean | min | late_weighted")
+    rrm: bool = Field(default=True, description="Grade thoughts with the rrm role; off = F1 only (written "
+                                                "explicitly: a dead rrm endpoint fails the step instead).")
+    min_atr_coverage: float = Field(default=0.5, description="With rrm on and the atom_searcher reward: fail when the "
+                                    "RRM graded fewer than this share of the rollouts it was asked about.")
     mask_zero_variance_groups: bool = True
     entropy_base: float = 0.001
     entropy_target: float = 0.3
@@ -125,7 +131,7 @@ class RLModelConfig(dg.Config):
     reuse: bool = Field(default=True, description="Keep the last checkpoint when the SFT checkpoint, dataset, settings, "
                                                   "tools and RRM endpoint are unchanged.")
 
-    def settings(self) -> "RLSettings":
+    def settings(self, device: str = "auto") -> "RLSettings":
         from train.rl_rollout import RolloutConfig
         from train.rl_runner import RLSettings
 
@@ -140,7 +146,19 @@ class RLModelConfig(dg.Config):
                           alpha0=self.alpha0, atr_aggregation=self.atr_aggregation,  # type: ignore[arg-type]
                           mask_zero_variance_groups=self.mask_zero_variance_groups, entropy_base=self.entropy_base,
                           entropy_target=self.entropy_target, entropy_window=self.entropy_window, rollout=rollout,
-                          seed=self.seed)
+                          seed=self.seed, device=device)
+
+
+def _fail_if_atr_uncovered(report: Any, config: RLModelConfig) -> None:
+    """The Atom-Searcher reward without RRM grades is F1 alone: fail when too few came back."""
+    if not (config.rrm and config.reward == "atom_searcher") or report.atr_asked == 0:
+        return
+    share = report.atr_graded / report.atr_asked
+    if share < config.min_atr_coverage:
+        raise dg.Failure(f"rl_model: the rrm role graded {report.atr_graded} of {report.atr_asked} rollouts "
+                         f"({share:.0%} < min_atr_coverage {config.min_atr_coverage:.0%}), so the Atom-Searcher reward "
+                         f"was mostly F1 alone; fix the rrm endpoint (see the llm metadata) or set rrm: false explicitly.",
+                         metadata={"atr_asked": report.atr_asked, "atr_graded": report.atr_graded})
 
 
 _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/valid", "reward/alpha",
@@ -158,7 +176,7 @@ _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/
                 "groups out of the loss, and a sliding-window entropy bonus.",
 )
 def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: StorageResource, llm: LLMResource,
-             crawler: CrawlerResource, agent_tools: AgentToolsResource) -> dg.MaterializeResult:
+             crawler: CrawlerResource, agent_tools: AgentToolsResource, models: ModelsResource) -> dg.MaterializeResult:
     from dataclasses import asdict
 
     from train.env_bridge import BackgroundLoop, thought_scorer, tool_caller
@@ -171,7 +189,7 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
         raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")
     out = storage.path("models", "rl")
     with llm.session(storage) as session:
-        fp = fingerprint(settings={"rl": asdict(config.settings()), "tools": agent_tools.model_dump(),
+        fp = fingerprint(settings={"rl": asdict(config.settings(models.device)), "tools": agent_tools.model_dump(),
                                    "crawler": crawler.source_settings(), "endpoints": session.endpoints()},
                          contents=[storage.path("datasets", "rl", "parquet", "train.parquet")],
                          upstream=[upstream_fingerprint(storage.path("models", "sft"))])
@@ -186,10 +204,14 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
                 client = bg.enter(session.client())
                 box = bg.enter(agent_tools.tools(storage, crawler, client, session.cache))
                 report = run_rl(storage.path("datasets", "rl", "dataset"), sft_ckpt, out,
-                                config.settings(), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
+                                config.settings(models.device), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
                                 scorer=thought_scorer(bg, client) if config.rrm else None,
                                 progress=StepProgress(context, "rl_model", "steps"))
                 stats, tool_stats = client.stats_dict(), box.stats()
+            # A dead rrm endpoint: every call failed. Stop here, before the checkpoint is recorded
+            # as reusable, instead of handing on a policy trained on F1 alone.
+            fail_if_llm_unusable(stats, "rl_model")
+            _fail_if_atr_uncovered(report, config)
             record(out, fp, report.to_dict())
     curve = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items() if k in _RL_CURVE}
              for h in report.log_history if "reward" in h]
@@ -208,6 +230,9 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
             "rollouts": report.rollouts,
             "tool_calls": report.tool_calls,
             "tool_calls_per_rollout": round(report.tool_calls / max(1, report.rollouts), 3),
+            "atr_coverage": dg.MetadataValue.md(md_table([{
+                "asked": report.atr_asked, "graded": report.atr_graded,
+                "share": round(report.atr_graded / report.atr_asked, 3) if report.atr_asked else None}])),
             "tokens": report.tokens,
             "tokens_per_s": report.tokens_per_s,
             "reward": m.get("reward", float("nan")),
@@ -240,7 +265,8 @@ class AgentEvalConfig(dg.Config):
     max_observation_chars: int = 4_000
     temperature: float = 0.7
     seed: int = 0
-    device: str = Field(default="auto", description="transformers serve --device (auto: GPU when present).")
+    device: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="transformers serve --device (auto: GPU "
+                                                   "when present).")
     reuse: bool = Field(default=True, description="Keep the last table when the checkpoints, questions and settings "
                                                   "are unchanged.")
 

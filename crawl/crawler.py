@@ -55,6 +55,9 @@ class CrawlResult:
     outcomes: Counter[str]
     duplicates: int = 0
     elapsed_s: float = 0.0
+    warc_records: int = 0  # exchanges archived
+    warc_failures: int = 0  # exchanges that could not be archived (the archive no longer replays the crawl)
+    warc_last_error: str = ""
 
     @property
     def attempted(self) -> int:

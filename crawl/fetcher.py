@@ -425,5 +425,6 @@ class Fetcher:
                 payload=payload,
                 truncated=truncated,
             )
-        except Exception:  # noqa: BLE001 - a failed archive write must not lose the page
+        except Exception as exc:  # noqa: BLE001 - a failed archive write must not lose the page
             log.exception("could not write WARC record for %s", url)
+            self.warc.note_failure(url, exc)  # counted: the crawl step fails on it after saving the pages

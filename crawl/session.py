@@ -71,7 +71,11 @@ async def crawl_async(
         known = index.__contains__ if index is not None else None
         async with Fetcher(fetch, policy=policy, mode=source.mode, replay_url=replay_url, archive=archive,
                            warc_writer=writer, retry_replay=bool(source.replay_url)) as fetcher:
-            return await Crawler(fetcher, crawl, progress=progress, known_urls=known, previous=previous).crawl(roots)
+            result = await Crawler(fetcher, crawl, progress=progress, known_urls=known, previous=previous).crawl(roots)
+        if writer is not None:
+            result.warc_records, result.warc_failures, result.warc_last_error = \
+                writer.records, writer.failures, writer.last_error
+        return result
     finally:
         if writer is not None:
             writer.close()

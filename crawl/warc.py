@@ -71,6 +71,15 @@ class WarcWriter:
         self._writer = WARCWriter(self._fh, gzip=True)
         self._lock = threading.Lock()
         self.records = 0
+        # Exchanges that could not be archived. The crawl keeps the page, but "every crawl
+        # replays exactly" no longer holds, so the caller must fail loudly when this is > 0.
+        self.failures = 0
+        self.last_error = ""
+
+    def note_failure(self, url: str, exc: BaseException) -> None:
+        with self._lock:
+            self.failures += 1
+            self.last_error = f"{url}: {type(exc).__name__}: {exc}"[:500]
 
     def write_exchange(
         self,

@@ -27,10 +27,19 @@ STAGES = ("parse", "validity", "repetition", "bounds", "correctness", "duplicate
 @click.option("--max-ngram-repeats", default=4, show_default=True, type=click.IntRange(min=1),
               help="Any 10-word sequence may occur at most this often in what the model wrote.")
 @click.option("--f1-threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1),
-              help="Correctness (only for records with a reference answer).")
+              help="Correctness (only for records with a reference answer): an answer is right when the "
+                   "reference is contained in the span stating it (cover-EM), or when the whole answer's F1 "
+                   "reaches this (0 keeps every answer).")
+@click.option("--max-failed-tool-share", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Validity: drop a rollout whose failed tool calls exceed this share, or none of whose calls "
+                   "brought content (only records that carry tool outcomes).")
 def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_tool_calls: int, max_ngram_repeats: int,
-                   f1_threshold: float) -> None:
+                   f1_threshold: float, max_failed_tool_share: float) -> None:
     """Run validity, repetition, bounds, duplicate-question and (with references) correctness rules.
+
+    Correctness without a judge: the reference (or an alias) contained, as whole words, in the
+    span of the final answer that states it (bold, quoted or after "is"), else in a short
+    whole answer; a miss is "answer_not_matched" (filters/answer_span.py).
 
     Output: one JSON line per non-blank input line, {"index", "keep", "reasons"}, then a
     summary line {"funnel": {stage: {"in", "kept", "drops"}}, "kept", "total"}. A line that
@@ -40,10 +49,12 @@ def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_too
     from distill.agent.trajectory import Trajectory
     from filters.funnel import Funnel
     from filters.metrics import normalize_answer
-    from filters.rules import RuleSettings, check_bounds, check_correctness, check_repetition, check_validity
+    from filters.rules import (RuleSettings, check_bounds, check_correctness, check_repetition,
+                               check_tool_failures, check_validity)
 
     rules = RuleSettings(min_tool_calls=min_tool_calls, max_tool_calls=max_tool_calls,
-                         max_ngram_repeats=max_ngram_repeats, f1_threshold=f1_threshold)
+                         max_ngram_repeats=max_ngram_repeats, f1_threshold=f1_threshold,
+                         max_failed_tool_share=max_failed_tool_share)
     try:
         stream = sys.stdin.buffer if str(trajectory_file) == "-" else trajectory_file.open("rb")
     except OSError as exc:
@@ -71,10 +82,10 @@ def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_too
                     traj = None
                     found["parse"] = ["malformed_record"]
                 if traj is not None:
-                    found["validity"] = check_validity(traj, rules)
+                    found["validity"] = check_validity(traj, rules) + check_tool_failures(traj, rules)
                     found["repetition"] = check_repetition(traj, rules)
                     found["bounds"] = check_bounds(traj, rules)
-                    found["correctness"] = check_correctness(traj, rules)[0]
+                    found["correctness"] = check_correctness(traj, rules).reasons
                     key = normalize_answer(traj.question)
                     if key in questions:
                         found["duplicates"] = ["duplicate_question"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from assets.crawl import SOURCES, crawl_seeds, search_index, web_pages
@@ -9,6 +11,7 @@ from assets.datasets import rl_dataset, scored_trajectories, sft_dataset
 from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
 from assets.training import agent_eval, rl_model, sft_model
 from assets.trajectories import atomic_prompts, trajectories
+from pipelines.profiles import REFRESH_CONFIGS, active_profile, refresh_run_config
 
 # Run every source partition in one run (web_pages has a single-run backfill policy),
 # so `dagster job execute` and the schedule crawl all three sources, then index.
@@ -70,11 +73,29 @@ full_job = dg.define_asset_job(
     description="Everything: refresh_job's data, then train_job's SFT, RL and agent evaluation.",
 )
 
-nightly_refresh = dg.ScheduleDefinition(
-    name="nightly_refresh",
-    job=refresh_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="UTC",
-    description="Re-crawl every night at 02:00 UTC.",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+NIGHTLY_CRON = "0 2 * * *"
+
+
+def nightly_refresh_schedule(profile: str | None = None) -> dg.ScheduleDefinition:
+    """``refresh_job`` at 02:00 UTC with the active profile's run config.
+
+    Production: ``production.yaml``, RUNNING as soon as the code location loads (a daemon
+    runs it; stop it with ``dagster schedule stop nightly_refresh``). Embedded: the demo
+    config, STOPPED (start it with ``dagster schedule start nightly_refresh``). The YAML is
+    read at each tick, so an edited config takes effect on the next night."""
+    name = active_profile(profile)
+
+    def run_config(context: dg.ScheduleEvaluationContext) -> dict[str, Any]:
+        return refresh_run_config(name)
+
+    return dg.ScheduleDefinition(
+        name="nightly_refresh",
+        job=refresh_job,
+        cron_schedule=NIGHTLY_CRON,
+        execution_timezone="UTC",
+        run_config_fn=run_config,
+        tags={"seekforge/profile": name},
+        description=f"Re-crawl and rebuild the datasets every night at 02:00 UTC with the {name} profile's run config "
+                    f"({', '.join(REFRESH_CONFIGS[name])}).",
+        default_status=dg.DefaultScheduleStatus.RUNNING if name == "production" else dg.DefaultScheduleStatus.STOPPED,
+    )

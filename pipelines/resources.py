@@ -1,8 +1,10 @@
 """Resource instances per profile (``SEEKFORGE_PROFILE``: embedded | production).
 
 The embedded profile runs on a fresh machine with no network: the crawler replays the
-mini-web shipped in the package through a loopback server. Production crawls the
-live web politely. Everything here can still be overridden per run in run config.
+mini-web shipped in the package through a loopback server, and every LLM role is the
+embedded SmolLM2 server. Production crawls the live web politely, and what it cannot
+do without (an endpoint per role, the base model, a decision on decontamination) is
+required run config: leaving it out is a launch error naming it, never a demo fallback.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import os
 
 import dagster as dg
 
-from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
-
-PROFILES = ("embedded", "production")
+from assets.resources import (AgentToolsResource, BenchmarksResource, CrawlerResource, LLMResource, ModelsResource,
+                              ProductionBenchmarksResource, ProductionLLMResource, ProductionModelsResource,
+                              StorageResource)
+from pipelines.profiles import active_profile
 
 
 def _storage() -> StorageResource:
@@ -23,20 +26,27 @@ def _storage() -> StorageResource:
 
 
 def resources_for(profile: str | None = None) -> dict[str, object]:
-    profile = (profile or os.environ.get("SEEKFORGE_PROFILE") or "embedded").strip().lower()
-    if profile not in PROFILES:
-        raise ValueError(f"SEEKFORGE_PROFILE={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
-    if profile == "embedded":
-        crawler = CrawlerResource(mode="replay", per_host_concurrency=8, per_host_delay_s=0.0, total_concurrency=16,
-                                  max_retries=1, total_timeout_s=30.0)
-    else:
-        crawler = CrawlerResource(mode="http", per_host_concurrency=2, per_host_delay_s=1.0, total_concurrency=32)
+    profile = active_profile(profile)
+    if profile == "production":
+        return {
+            "storage": _storage(),
+            "crawler": CrawlerResource(mode="http", per_host_concurrency=2, per_host_delay_s=1.0, total_concurrency=32),
+            "llm": ProductionLLMResource.configure_at_launch(),
+            "agent_tools": AgentToolsResource(),
+            "models": ProductionModelsResource.configure_at_launch(),
+            "benchmarks": ProductionBenchmarksResource.configure_at_launch(),
+        }
+    crawler = CrawlerResource(mode="replay", per_host_concurrency=8, per_host_delay_s=0.0, total_concurrency=16,
+                              max_retries=1, total_timeout_s=30.0)
     # The embedded llama.cpp server has one slot and reuses the KV cache of the previous
     # request's prefix; two requests in flight interleave and evict each other's prefix
     # (measured: a cold 850-token prompt costs ~6.5 s on 2 cores, a prefix hit ~0.1 s).
-    llm = LLMResource(max_concurrency=1 if profile == "embedded" else 32)
+    llm = LLMResource(max_concurrency=1)
+    # The embedded profile ships no benchmark files (nothing from ../shared at run time):
+    # decontamination is off here, said so in scored_trajectories' metadata.
+    benchmarks = BenchmarksResource(decontamination="off")
     return {"storage": _storage(), "crawler": crawler, "llm": llm, "agent_tools": AgentToolsResource(),
-            "models": _models()}
+            "models": _models(), "benchmarks": benchmarks}
 
 
 def _models() -> ModelsResource:

@@ -67,6 +67,7 @@ class RLSettings:
     entropy_max: float = 0.01
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     seed: int = 0
+    device: str = "auto"  # auto | cuda | cpu (see train.sft_runner.device_and_dtype)
 
 
 @dataclass(slots=True)
@@ -81,6 +82,8 @@ class RLReport:
     prompts: int
     rollouts: int
     tool_calls: int
+    atr_asked: int = 0  # rollouts whose atomic thoughts were sent to the RRM
+    atr_graded: int = 0  # ... and came back with at least one grade
     metrics: dict[str, float] = field(default_factory=dict)  # last logged value of each metric
     log_history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -122,10 +125,16 @@ def thoughts_for_rrm(turn_thoughts: Sequence[str]) -> list[AtomicUnit]:
 class RolloutReward:
     """The reward function TRL calls with the rollout fields returned by ``rollout_func``."""
 
-    def __init__(self, settings: RLSettings, tool_names: Sequence[str], scorer: ThoughtScorer | None) -> None:
+    def __init__(self, settings: RLSettings, tool_names: Sequence[str], scorer: ThoughtScorer | None,
+                 stats: dict[str, int] | None = None) -> None:
         if settings.reward not in ("atom_searcher", "webdancer"):
             raise ValueError(f"unknown reward {settings.reward!r}; use atom_searcher or webdancer")
         self.settings, self.tool_names, self.scorer = settings, frozenset(tool_names), scorer
+        # ATR coverage: rollouts the RRM was asked to grade, and those it graded. A dead RRM
+        # would otherwise turn the Atom-Searcher reward into F1 only without a word.
+        self.stats = stats if stats is not None else {}
+        for key in ("atr_asked", "atr_graded"):
+            self.stats.setdefault(key, 0)
         self.__name__ = settings.reward
 
     def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: list[Any] | None = None, *,
@@ -148,6 +157,8 @@ class RolloutReward:
                 grades = self.scorer([(question[i], units, "\n\n".join(observations[i])[-4000:]) for i, units in asks])
                 for (i, _), g in zip(asks, grades, strict=True):
                     atrs[i] = aggregate_atr(g, s.atr_aggregation)
+                self.stats["atr_asked"] += len(asks)
+                self.stats["atr_graded"] += sum(atrs[i] is not None for i, _ in asks)
         if s.reward == "webdancer":
             rewards = [webdancer_reward(v.valid, f1 >= s.correct_f1) for v, f1 in zip(verdicts, f1s, strict=True)]
         else:
@@ -246,7 +257,7 @@ def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, sett
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental; we know, and pin TRL
     s = settings
-    device, dtype = device_and_dtype()
+    device, dtype = device_and_dtype(s.device)
     torch.manual_seed(s.seed)
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
@@ -261,8 +272,8 @@ def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, sett
         remove_unused_columns=False,
     )
     cls = _trainer_class()
-    counters = stats if stats is not None else {"rollouts": 0, "tool_calls": 0}
-    trainer = cls(model=model, reward_funcs=[RolloutReward(s, tool_names, scorer)], args=args, train_dataset=dataset,
+    counters = stats if stats is not None else {"rollouts": 0, "tool_calls": 0, "atr_asked": 0, "atr_graded": 0}
+    trainer = cls(model=model, reward_funcs=[RolloutReward(s, tool_names, scorer, counters)], args=args, train_dataset=dataset,
                   processing_class=tokenizer,
                   rollout_func=make_rollout_func(tokenizer, tool, tool_names, s.rollout, s.temperature, counters))
     trainer.mask_zero_variance = s.mask_zero_variance_groups
@@ -291,11 +302,11 @@ def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, 
     ``out_dir/train_report.json``."""
     s = settings or RLSettings()
     ds = load_rl_prompts(dataset_dir)
-    stats = {"rollouts": 0, "tool_calls": 0}
+    stats = {"rollouts": 0, "tool_calls": 0, "atr_asked": 0, "atr_graded": 0}
     trainer = build_trainer(ds, model_dir, out_dir, s, tool=tool, tool_names=tool_names, scorer=scorer, stats=stats)
     if progress is not None:
         trainer.add_callback(progress_callback(progress))
-    device, dtype = device_and_dtype()
+    device, dtype = device_and_dtype(s.device)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -313,7 +324,8 @@ def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, 
     report = RLReport(checkpoint=str(ckpt), device=device, dtype=str(dtype).replace("torch.", ""),
                       steps=int(trainer.state.global_step), seconds=round(seconds, 2), tokens=tokens,
                       tokens_per_s=round(tokens / seconds, 1) if seconds > 0 else 0.0, prompts=len(ds),
-                      rollouts=stats["rollouts"], tool_calls=stats["tool_calls"], metrics=last, log_history=history)
+                      rollouts=stats["rollouts"], tool_calls=stats["tool_calls"], atr_asked=stats["atr_asked"],
+                      atr_graded=stats["atr_graded"], metrics=last, log_history=history)
     loss = last.get("loss", 0.0)
     if not math.isfinite(loss):
         raise RuntimeError(f"RL diverged: loss {loss}")

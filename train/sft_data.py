@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
-PROVENANCE = ("id", "question_id", "style", "model", "prompt_id", "source_format")
+PROVENANCE = ("id", "question_id", "question", "style", "model", "prompt_id", "source_format")
 
 #: Where :func:`save_sft_dataset` puts things, relative to its ``out_dir`` (the card's configs point here).
 SFT_LAYOUT = {

@@ -38,6 +38,7 @@ class SFTSettings:
     lora_alpha: int = 32
     activation_checkpointing: bool = False
     seed: int = 0
+    device: str = "auto"  # auto | cuda | cpu (see device_and_dtype)
 
 
 @dataclass(slots=True)
@@ -71,10 +72,16 @@ def progress_callback(progress: Callable[[int, int, float], None]) -> Any:
     return _Progress()
 
 
-def device_and_dtype() -> tuple[str, Any]:
+def device_and_dtype(want: str = "auto") -> tuple[str, Any]:
+    """(device, dtype). ``auto`` takes CUDA when present; ``cuda`` on a machine without it is
+    an error, not a silent CPU run of a production training job."""
     import torch
 
-    if torch.cuda.is_available():
+    if want not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"device {want!r} is not one of auto, cuda, cpu")
+    if want == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA device on this machine")
+    if want != "cpu" and torch.cuda.is_available():
         return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return "cpu", torch.float32
 
@@ -98,7 +105,7 @@ def run_sft(dataset_dir: str | Path, base_model: str | Path, out_dir: str | Path
     if keep != ["input_ids", "labels"]:
         raise ValueError(f"{dataset_dir} is not the tokenized SFT variant (needs input_ids and labels)")
     ds = ds.select_columns(keep)
-    device, dtype = device_and_dtype()
+    device, dtype = device_and_dtype(s.device)
     torch.manual_seed(s.seed)
     tokenizer = load_tokenizer(base_model)
     model = AutoModelForCausalLM.from_pretrained(str(base_model), dtype=dtype)
