@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ from assets.trajectories import trajectories
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
 from distill.records import write_table
-from filters.contamination import BenchmarkIndex
+from filters.contamination import BenchmarkIndex, match_key
 from filters.dedup import DedupSettings
 from filters.funnel import Funnel
 from filters.funnel_chart import funnel_png, png_markdown
@@ -36,13 +37,14 @@ OWNERS = ["team:seekforge-data"]
 SCORED_EXTRA = pl.Schema({
     "keep": pl.Boolean, "reasons": pl.List(pl.String), "stage_dropped": pl.String, "vote_share": pl.Float64,
     "f1": pl.Float64, "em": pl.Float64, "judge_correct": pl.Boolean, "judge_reason": pl.String,
-    "benchmark_match": pl.String, "correct": pl.Boolean,
+    "benchmark_match": pl.String, "correct": pl.Boolean, "rule_correct": pl.Boolean, "answer_span": pl.String,
 })
 SPLIT_SCHEMA = pl.Schema({"question_id": pl.String, "split": pl.String})
 
 
 class ScoreConfig(dg.Config):
-    f1_threshold: float = Field(default=0.8, description="A rollout is correct when its answer's F1 against the "
+    f1_threshold: float = Field(default=0.8, description="Besides the answer-span rule (cover-EM of the stated answer), "
+                                                          "a rollout is correct when its whole answer's F1 against the "
                                                           "reference (max over aliases) reaches this.")
     metric: Literal["hotpotqa", "deepresearcher"] = Field(default="hotpotqa",
                                                           description="hotpotqa (official) | deepresearcher")
@@ -54,6 +56,9 @@ class ScoreConfig(dg.Config):
     min_vote_share: float = Field(default=0.5, description="Majority voting: an answer needs more than this share "
                                                            "of its question's rollouts.")
     min_tool_calls: int = 1
+    max_failed_tool_share: float = Field(default=0.5, description="Validity: a rollout is dropped as tool_failures "
+                                         "when more than this share of its tool calls failed, or when none brought "
+                                         "content; 1.0 drops only rollouts where nothing came back.")
     max_tool_calls: int = 50
     max_ngram_repeats: int = Field(default=4, description="Any 10-word sequence may occur at most this often.")
     near_duplicate_threshold: float = Field(default=0.8, description="MinHash Jaccard above which a later "
@@ -62,6 +67,7 @@ class ScoreConfig(dg.Config):
     def filter_settings(self) -> FilterSettings:
         enforce = self.correctness == "enforce"
         rules = RuleSettings(min_tool_calls=self.min_tool_calls, max_tool_calls=self.max_tool_calls,
+                             max_failed_tool_share=self.max_failed_tool_share,
                              max_ngram_repeats=self.max_ngram_repeats, f1_threshold=self.f1_threshold,
                              metric=self.metric)  # type: ignore[arg-type]
         voting = VoteSettings(min_share=self.min_vote_share, require_reference=enforce,
@@ -157,14 +163,16 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
         m = matches.get(t.question)
         v = verdicts.get(t.id)
         f1 = d.f1 if d is not None else None
-        correct = (t.finish_reason == "answer" and f1 is not None and f1 >= config.f1_threshold
-                   and (v is None or v.correct is not False))
+        # The judge decides when it gave a verdict; otherwise the rule (answer span cover-EM, or F1).
+        rule = d.rule_correct if d is not None else None
+        judged = v.correct if v is not None else None
+        correct = t.finish_reason == "answer" and (judged if judged is not None else bool(rule))
         rows.append({
             "keep": bool(d and d.keep), "reasons": list(d.reasons) if d else [m.reason] if m else [],
             "stage_dropped": (d.stage_dropped if d else "contamination"), "vote_share": d.vote_share if d else None,
             "f1": f1, "em": d.em if d else None, "judge_correct": v.correct if v else None,
             "judge_reason": v.reason if v else None, "benchmark_match": m.question if m else None,
-            "correct": correct,
+            "correct": correct, "rule_correct": rule, "answer_span": d.answer_span if d is not None else None,
         })
     df = pl.concat([trajectories_frame(trajs), pl.DataFrame(rows, schema=SCORED_EXTRA)], how="horizontal") \
         if trajs else pl.concat([trajectories_frame([]), SCORED_EXTRA.to_frame()], how="horizontal")
@@ -209,17 +217,25 @@ class SFTDatasetConfig(dg.Config):
     min_rows: int = Field(default=1, description="Fewer SFT records than this fails the blocking check.")
 
 
-def question_split(question_ids: list[str], rl_fraction: float, salt: str, min_rl: int = 0) -> dict[str, str]:
+def question_split(question_ids: list[str], rl_fraction: float, salt: str, min_rl: int = 0,
+                   texts: Mapping[str, str] | None = None) -> dict[str, str]:
     """``sft`` or ``rl`` per question: a hash, not a random draw, so new questions never move old ones.
     ``min_rl`` lowers the threshold until that many questions are held out (at most all but one),
-    which is again a function of the question set alone."""
-    hashes = {q: int.from_bytes(hashlib.sha256(f"{salt}\x00{q}".encode()).digest()[:8], "big") / 2**64
-              for q in sorted(set(question_ids))}
-    rl = {q for q, h in hashes.items() if h < rl_fraction}
+    which is again a function of the question set alone. With ``texts`` (question id -> text) the
+    hash is of the normalised text, so two ids asking the same question land on the same side:
+    otherwise the RL set could hold, under another id, a question SFT trained on."""
+    def key(q: str) -> str:
+        return match_key(texts[q]) if texts is not None and texts.get(q) else q
+
+    groups: dict[str, list[str]] = {}
+    for q in sorted(set(question_ids)):
+        groups.setdefault(key(q), []).append(q)
+    hashes = {g: int.from_bytes(hashlib.sha256(f"{salt}\x00{g}".encode()).digest()[:8], "big") / 2**64 for g in groups}
+    rl = {g for g, h in hashes.items() if h < rl_fraction}
     want = min(min_rl, max(0, len(hashes) - 1))
     if len(rl) < want:
         rl = set(sorted(hashes, key=hashes.__getitem__)[:want])
-    return {q: "rl" if q in rl else "sft" for q in hashes}
+    return {q: "rl" if g in rl else "sft" for g, qs in groups.items() for q in qs}
 
 
 def _funnel_through(storage: StorageResource, extra: Funnel | None = None) -> Funnel:
@@ -247,7 +263,8 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
 
     scored = _read(storage.path("filters", "scored_trajectories.parquet"), "scored_trajectories")
     split = question_split(scored["question_id"].to_list(), config.rl_fraction, config.split_salt,
-                           config.min_rl_questions)
+                           config.min_rl_questions, texts=dict(zip(scored["question_id"].to_list(),
+                                                                    scored["question"].to_list(), strict=True)))
     write_table(pl.DataFrame(list(split.items()), schema=SPLIT_SCHEMA, orient="row"),
                 storage.path("datasets", "question_split.parquet"))
     kept = scored.filter(pl.col("keep"))

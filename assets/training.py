@@ -16,6 +16,7 @@ from pydantic import Field
 from assets.datasets import rl_dataset, sft_dataset
 from assets.metadata import fail_if_llm_unusable, llm_metadata, md_table
 from assets.progress import StepProgress
+from assets.trajectories import AgentAction
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 from distill.records import write_table
 
@@ -122,7 +123,7 @@ class RLModelConfig(dg.Config):
     max_new_tokens: int = 512
     max_completion_tokens: int = 4096
     max_observation_chars: int = 4000
-    scaffold: list[str] = Field(default_factory=list, description="DEMO ONLY: the action of turn i (last repeats), "
+    scaffold: list[AgentAction] = Field(default_factory=list, description="DEMO ONLY: the action of turn i (last repeats), "
                                 "e.g. [search, visit, answer]; the environment writes the protocol's fixed text "
                                 "(masked out of the loss), the policy the thought, query, URL, goal and answer.")
     max_thought_tokens: int = 96
@@ -137,7 +138,7 @@ class RLModelConfig(dg.Config):
 
         rollout = RolloutConfig(max_turns=self.max_turns, max_new_tokens=self.max_new_tokens,
                                 max_completion_tokens=self.max_completion_tokens,
-                                max_observation_chars=self.max_observation_chars, scaffold=tuple(self.scaffold),
+                                max_observation_chars=self.max_observation_chars, scaffold=tuple(a.value for a in self.scaffold),
                                 max_thought_tokens=self.max_thought_tokens, max_field_tokens=self.max_field_tokens)
         return RLSettings(max_steps=self.max_steps, learning_rate=self.learning_rate,
                           num_generations=self.num_generations, prompts_per_step=self.prompts_per_step,

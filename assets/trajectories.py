@@ -11,8 +11,10 @@ import json
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
@@ -27,6 +29,7 @@ from distill.agent.atomic import AtomicPrompt, expand_prompts, load_seeds
 from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
 from distill.agent.render import trajectory_markdown
 from distill.agent.styles import Style, atomic_style, long_style, short_style
+from distill.agent.tools import BAD_ARGUMENTS, FAILED_OUTCOMES, TOOL_OUTCOMES
 from distill.agent.trajectory import FINISH_REASONS, STYLES, Trajectory, trajectories_frame
 from distill.records import write_table
 
@@ -89,6 +92,14 @@ def atomic_prompts(config: AtomicPromptsConfig, storage: StorageResource, llm: L
     )
 
 
+class AgentAction(str, Enum):
+    """An action of the ReAct protocol, as run config names it (a typo is a launch error)."""
+
+    search = "search"
+    visit = "visit"
+    answer = "answer"
+
+
 class TrajectoriesConfig(dg.Config):
     max_questions: int = Field(default=200, description="Questions of qa_pool to roll out (in id order).")
     samples_per_question: int = Field(default=4, description="K rollouts per question (seeds seed..seed+K-1).")
@@ -106,10 +117,16 @@ class TrajectoriesConfig(dg.Config):
                                                       "(llama.cpp servers), for models too small to follow it.")
     require_tool_first: bool = Field(default=False, description="DEMO ONLY (with constrain): no answer before a tool call.")
     max_thought_chars: int = 400
-    action_schedule: list[str] = Field(default_factory=list, description="DEMO ONLY (with constrain): the action "
+    action_schedule: list[AgentAction] = Field(default_factory=list, description="DEMO ONLY (with constrain): the action "
                                        "allowed at turn i, the last repeating, e.g. [search, visit, answer].")
-    answer_space: str = Field(default="free", description="DEMO ONLY (with constrain): free | observed (the answer "
+    answer_space: Literal["free", "observed"] = Field(default="free", description="DEMO ONLY (with constrain): free | "
+                                                      "observed (the answer "
                                                          "is a name, number or date seen in the observations).")
+    max_tool_failure_share: float = Field(default=0.5, description="The step fails (after writing its rollouts) when "
+                                          "more than this share of one tool's calls failed: a dead engine or a bad "
+                                          "key, not data.")
+    tool_failure_min_calls: int = Field(default=4, description="A tool needs at least this many calls before "
+                                        "max_tool_failure_share applies.")
 
     def rollout_settings(self) -> RolloutSettings:
         return RolloutSettings(
@@ -117,7 +134,7 @@ class TrajectoriesConfig(dg.Config):
             max_tokens_per_turn=self.max_tokens_per_turn, max_context_chars=self.max_context_chars,
             max_observation_chars=self.max_observation_chars, max_invalid=self.max_invalid,
             max_repeats=self.max_repeats, constrain=self.constrain, require_tool_first=self.require_tool_first,
-            max_thought_chars=self.max_thought_chars, action_schedule=tuple(self.action_schedule),
+            max_thought_chars=self.max_thought_chars, action_schedule=tuple(a.value for a in self.action_schedule),
             answer_space=self.answer_space,
         )
 
@@ -154,6 +171,67 @@ def _metadata(df: pl.DataFrame, trajs: list[Trajectory]) -> dict[str, Any]:
         "preview": preview_md(df, ["question", "finish_reason", "tool_calls", "final_answer", "reference"], width=70),
         "example_trajectory": dg.MetadataValue.md(trajectory_markdown(example) if example else "_(none)_"),
     }
+
+
+@dataclass(slots=True)
+class ToolTally:
+    """How one tool's calls went over a step's rollouts (call outcomes: ``call_outcome``)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)  # HTTP status of failed calls
+    last_error: str = ""
+
+    @property
+    def ran(self) -> int:
+        """Calls the tool ran (refused arguments are the model's error, not the tool's)."""
+        return sum(n for o, n in self.outcomes.items() if o != BAD_ARGUMENTS)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for o, n in self.outcomes.items() if o in FAILED_OUTCOMES)
+
+
+def tool_tallies(trajs: list[Trajectory]) -> dict[str, ToolTally]:
+    """Per tool, in first-call order: call outcomes, HTTP statuses of failures, the last error."""
+    tallies: dict[str, ToolTally] = {}
+    for t in trajs:
+        for st in t.steps:
+            outcome = st.tool_outcome
+            if not outcome:
+                continue
+            tally = tallies.setdefault(st.tool_name or "(unknown)", ToolTally())
+            tally.outcomes[outcome] += 1
+            if outcome in FAILED_OUTCOMES:
+                if st.tool_status:
+                    tally.statuses[st.tool_status] += 1
+                tally.last_error = st.tool_error or tally.last_error
+    return tallies
+
+
+def tool_outcomes_md(tallies: dict[str, ToolTally]) -> str:
+    """One row per tool: calls, a column per outcome that occurred, HTTP statuses of failures."""
+    seen = [o for o in TOOL_OUTCOMES if any(t.outcomes.get(o) for t in tallies.values())]
+    rows = [{"tool": name, "calls": sum(t.outcomes.values()), **{o: t.outcomes.get(o, 0) for o in seen},
+             "failed_http_status": ", ".join(f"{s}: {n}" for s, n in sorted(t.statuses.items())) or "-"}
+            for name, t in tallies.items()]
+    return md_table(rows)
+
+
+def tool_failure_sentence(step: str, tallies: dict[str, ToolTally], max_share: float, min_calls: int,
+                          rollouts: int) -> str | None:
+    """The one sentence that fails the step when a tool's calls mostly failed, or None."""
+    dead = [(name, t) for name, t in tallies.items()
+            if t.ran >= min_calls and t.failed and t.failed / t.ran > max_share]
+    if not dead:
+        return None
+    parts = []
+    for name, t in dead:
+        kinds = ", ".join(f"{o}={n}" for o, n in t.outcomes.most_common() if o in FAILED_OUTCOMES)
+        http = ", ".join(f"HTTP {s} x{n}" for s, n in sorted(t.statuses.items()))
+        parts.append(f"the {name} tool failed on {t.failed} of {t.ran} calls ({kinds}{'; ' + http if http else ''}), "
+                     f"more than the allowed share {max_share:g}, last error: {t.last_error[:300] or '(none given)'}")
+    return (f"{step}: " + "; ".join(parts) + f"; the {rollouts} rollouts are written with their tool outcomes, "
+            "so fix the tool's backend (its URL or key) and re-run.")
 
 
 def _style_for(name: str, tools: list[dict[str, Any]], date: str, storage: StorageResource) -> Style:
@@ -201,10 +279,18 @@ def _make_trajectories(style: str) -> dg.AssetsDefinition:
         df = trajectories_frame(trajs)
         write_table(df, storage.path("trajectories", f"{style}.parquet"))
         fail_if_llm_unusable(stats, f"trajectories__{style}")
+        tallies = tool_tallies(trajs)
+        outcomes_md = dg.MetadataValue.md(tool_outcomes_md(tallies))
+        why = tool_failure_sentence(f"trajectories/{style}", tallies, config.max_tool_failure_share,
+                                    config.tool_failure_min_calls, len(trajs))
+        if why is not None:
+            raise dg.Failure(why, metadata={"tool_outcomes": outcomes_md, "rollouts_written": len(trajs)})
         unknown = df.filter(~pl.col("finish_reason").is_in(list(FINISH_REASONS))).height
         return dg.MaterializeResult(
             metadata={
                 **_metadata(df, trajs),
+                "tool_outcomes": outcomes_md,
+                "failed_tool_calls": int(df["failed_tool_calls"].sum()) if df.height else 0,
                 "role": role,
                 "system_prompts": df["system_prompt_id"].n_unique() if df.height else 0,
                 "tool_cache": json.dumps(tool_stats),

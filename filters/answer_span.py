@@ -203,6 +203,17 @@ def answer_spans(answer: str, settings: MatchSettings | None = None) -> list[Spa
     return marked if bold else [*marked, Span("text", answer.strip())]
 
 
+def answer_key(answer: str, settings: MatchSettings | None = None) -> str:
+    """What the answer states, for comparing rollouts with each other (majority voting): a
+    leading yes / no, else the first candidate span, else the whole text. Two sentences that
+    bold the same entity ("... is **ricin**." / "**Ricin** was used ...") give the same key."""
+    spans = answer_spans(answer, settings)
+    yes_no = _leading_yes_no(answer, spans)
+    if yes_no:
+        return yes_no
+    return spans[0].text if spans else answer.strip()
+
+
 def _leading_yes_no(answer: str, spans: Sequence[Span]) -> str:
     """"yes" / "no" when the answer starts with it ("No, the number is ...") or a marked span
     of its sentence is exactly that word ("The answer is **no**"); the start first. A span

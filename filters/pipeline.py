@@ -19,8 +19,8 @@ import polars as pl
 from distill.agent.trajectory import Trajectory
 from filters.dedup import DedupSettings, near_duplicates
 from filters.funnel import Funnel
-from filters.rules import (RuleSettings, check_bounds, check_correctness, check_leak, check_repetition,
-                           check_validity, model_text)
+from filters.rules import (Correctness, RuleSettings, check_bounds, check_correctness, check_leak, check_repetition,
+                           check_tool_failures, check_validity, model_text)
 from filters.voting import VoteSettings, majority_vote
 
 STAGES: tuple[str, ...] = ("validity", "repetition", "bounds", "correctness", "voting", "dedup")
@@ -41,8 +41,10 @@ class Decision:
     reasons: list[str]
     stage_dropped: str  # "" when kept
     vote_share: float | None = None
-    f1: float | None = None
+    f1: float | None = None  # the whole answer's F1 / EM (recorded; None without a reference)
     em: float | None = None
+    rule_correct: bool | None = None  # the rule verdict (cover-EM on answer spans), beside any judge's
+    answer_span: str | None = None  # the span the rule matched, or what the answer seems to assert
 
 
 @dataclass(slots=True)
@@ -54,13 +56,14 @@ class FilterResult:
 
 DECISION_SCHEMA = pl.Schema({"id": pl.String, "keep": pl.Boolean, "reasons": pl.List(pl.String),
                              "stage_dropped": pl.String, "vote_share": pl.Float64, "f1": pl.Float64,
-                             "em": pl.Float64})
+                             "em": pl.Float64, "rule_correct": pl.Boolean, "answer_span": pl.String})
 
 
 def _validity(t: Trajectory, rules: RuleSettings) -> list[str]:
     """Format, plus a leaked system prompt (a format breach of a different kind: what the
-    model must never write)."""
-    return check_validity(t, rules) + check_leak(t, rules)
+    model must never write), plus an answer resting on failed tool calls (the run was not
+    valid: the environment broke under it)."""
+    return check_validity(t, rules) + check_leak(t, rules) + check_tool_failures(t, rules)
 
 
 def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = None, *,
@@ -72,14 +75,14 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
     judge = judge or {}
     per_record = {"validity": _validity, "repetition": check_repetition, "bounds": check_bounds}
     reasons: list[dict[str, list[str]]] = []
-    scores: list[tuple[float | None, float | None]] = []
+    scores: list[Correctness] = []
     for t in trajs:
         found = {name: fn(t, s.rules) for name, fn in per_record.items() if name in s.stages}
-        why, f1, em = check_correctness(t, s.rules, judge.get(t.id))
+        verdict = check_correctness(t, s.rules, judge.get(t.id))
         if "correctness" in s.stages:
-            found["correctness"] = why
+            found["correctness"] = verdict.reasons
         reasons.append(found)
-        scores.append((f1, em))
+        scores.append(verdict)
 
     def first_failure(found: dict[str, list[str]]) -> str:
         return next((stage for stage in STAGES if found.get(stage)), "")
@@ -103,10 +106,11 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
     decisions: list[Decision] = []
     kept: list[Trajectory] = []
     drops: dict[str, Counter[str]] = {stage: Counter() for stage in s.stages}
-    for t, found, (f1, em) in zip(trajs, reasons, scores, strict=True):
+    for t, found, c in zip(trajs, reasons, scores, strict=True):
         stage = first_failure(found)
         flat = [r for st in STAGES for r in found.get(st, [])]
-        decisions.append(Decision(t.id, stage == "", flat, stage, shares.get(t.id), f1, em))
+        decisions.append(Decision(t.id, stage == "", flat, stage, shares.get(t.id), c.f1, c.em, c.rule_correct,
+                                  c.rule.span if c.rule is not None else None))
         if stage:
             drops[stage][found[stage][0]] += 1
         else:
@@ -121,5 +125,6 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
 
 def decisions_frame(decisions: Sequence[Decision]) -> pl.DataFrame:
     rows = [{"id": d.id, "keep": d.keep, "reasons": d.reasons, "stage_dropped": d.stage_dropped,
-             "vote_share": d.vote_share, "f1": d.f1, "em": d.em} for d in decisions]
+             "vote_share": d.vote_share, "f1": d.f1, "em": d.em, "rule_correct": d.rule_correct,
+             "answer_span": d.answer_span} for d in decisions]
     return pl.DataFrame(rows, schema=DECISION_SCHEMA) if rows else DECISION_SCHEMA.to_frame()

@@ -14,15 +14,18 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Final
 
 import numpy as np
 from rapidfuzz import fuzz
 
 from distill.agent.protocol import TOOL_RESPONSE_OPEN
+from distill.agent.tools import BAD_ARGUMENTS, FAILED_OUTCOMES, OK
 from distill.agent.trajectory import Trajectory
-from filters.metrics import Metric, best_em, best_f1
+from filters.answer_span import AnswerMatch, MatchSettings, answer_correct
+from filters.metrics import Metric
 
 _PROTOCOL_TAG = re.compile(r"</?(think|tool_call|answer|tool_response)>")
 _WORD = re.compile(r"\w+")
@@ -39,9 +42,13 @@ class RuleSettings:
     max_tool_calls: int = 50
     max_steps: int = 60
     max_completion_tokens: int = 64_000
-    f1_threshold: float = 0.8
-    metric: Metric = "hotpotqa"
+    f1_threshold: float = 0.8  # correctness: a whole answer this close to the reference is right (besides cover-EM)
+    metric: Metric = "hotpotqa"  # the F1 / EM variant recorded (and of the F1 route)
+    answer_match: MatchSettings = field(default_factory=MatchSettings)  # correctness: span caps of cover-EM
     leak_ngram: int = 10  # this many consecutive words of the system prompt in model text is a leak
+    # check_tool_failures: a rollout with failed tool calls is dropped when none of its calls
+    # brought content, or when more than this share of them failed (1.0: only the first).
+    max_failed_tool_share: float = 0.5
 
 
 # ---------------------------------------------------------------------------
@@ -120,6 +127,30 @@ def check_validity(traj: Trajectory, settings: RuleSettings | None = None) -> li
         elif names is not None and st.action not in ("", "answer") and st.action not in names:
             add("invalid_action:unknown_tool")
     return reasons
+
+
+# ---------------------------------------------------------------------------
+# tool failures
+# ---------------------------------------------------------------------------
+
+
+def check_tool_failures(traj: Trajectory, settings: RuleSettings | None = None) -> list[str]:
+    """``tool_failures`` when the answer rests on failed tool calls: some call failed
+    (engine error, timeout, page not fetched or not summarised, tool crash) and either no
+    call brought content (every one failed or found nothing), or failed calls are more than
+    ``max_failed_tool_share`` of the calls that ran. Such a rollout teaches answering from
+    error messages ("Search for ... failed: HTTP 403") as if they were evidence.
+
+    Calls the tool refused (bad arguments) are the validity rule's business and are not
+    counted; records that do not say how their calls went (imports, older data) are kept."""
+    s = settings or RuleSettings()
+    ran = [o for o in (st.tool_outcome for st in traj.steps) if o and o != BAD_ARGUMENTS]
+    failed = sum(1 for o in ran if o in FAILED_OUTCOMES)
+    if not failed:
+        return []
+    if OK not in ran or failed / len(ran) > s.max_failed_tool_share:
+        return ["tool_failures"]
+    return []
 
 
 # ---------------------------------------------------------------------------
@@ -230,21 +261,50 @@ def check_bounds(traj: Trajectory, settings: RuleSettings | None = None) -> list
     return reasons
 
 
-def check_correctness(traj: Trajectory, settings: RuleSettings | None = None,
-                      verdict: bool | None = None) -> tuple[list[str], float | None, float | None]:
-    """(reasons, f1, em) of the final answer against the reference and its aliases.
+#: Drop reasons of :func:`check_correctness`.
+ANSWER_NOT_MATCHED: Final = "answer_not_matched"
+JUDGE_REJECTED: Final = "judge_rejected"
 
-    No reference (imported data without answers): no reason, scores None. ``verdict`` is the
-    judge's (None: not asked or no usable reply, which is not a rejection)."""
+
+@dataclass(frozen=True, slots=True)
+class Correctness:
+    """What :func:`check_correctness` found: the drop ``reasons`` (empty: keep), the whole
+    answer's best ``f1`` / ``em`` over reference and aliases (recorded figures; None without
+    a reference), the rule verdict ``rule`` (None without a reference) and the ``judge``
+    verdict it was given (None: none), so a caller can store both verdicts side by side."""
+
+    reasons: list[str]
+    f1: float | None = None
+    em: float | None = None
+    rule: AnswerMatch | None = None
+    judge: bool | None = None
+
+    @property
+    def rule_correct(self) -> bool | None:
+        return None if self.rule is None else self.rule.correct
+
+
+def check_correctness(traj: Trajectory, settings: RuleSettings | None = None,
+                      verdict: bool | None = None) -> Correctness:
+    """Is the final answer right? The rule verdict is cover-EM on the spans that carry the
+    answer (:func:`filters.answer_span.answer_correct`: bold, quoted and copula spans of the
+    answer sentence, the whole text under a length cap, yes/no by the answer's first word,
+    and the old rule, F1 >= ``f1_threshold``, as a sufficient condition); a miss is
+    ``answer_not_matched``. F1 and EM are recorded, not deciding.
+
+    ``verdict`` is the judge's (None: not asked or no usable reply, which is not a
+    rejection). When given it decides: False drops as ``judge_rejected`` whatever the rule
+    says, True keeps a rule miss (the judge reads meaning the rule cannot). The rule verdict
+    is computed and returned either way. No reference (imported data without answers): the
+    judge alone can drop, scores and rule verdict are None."""
     s = settings or RuleSettings()
     golds = [g for g in (traj.reference, *traj.aliases) if g]
     if not golds:
-        return ([], None, None) if verdict is not False else (["judge_rejected"], None, None)
-    f1 = best_f1(traj.final_answer, golds, variant=s.metric)
-    em = best_em(traj.final_answer, golds, variant=s.metric)
-    reasons = []
-    if f1 < s.f1_threshold:
-        reasons.append("below_f1")
-    if verdict is False:
-        reasons.append("judge_rejected")
-    return reasons, f1, em
+        return Correctness([JUDGE_REJECTED] if verdict is False else [], judge=verdict)
+    match = answer_correct(traj.final_answer, golds, question=traj.question, settings=s.answer_match,
+                           f1_threshold=s.f1_threshold, metric=s.metric)
+    if verdict is None:
+        reasons = [] if match.correct else [ANSWER_NOT_MATCHED]
+    else:
+        reasons = [] if verdict else [JUDGE_REJECTED]
+    return Correctness(reasons, match.f1, match.em, match, verdict)

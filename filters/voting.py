@@ -5,9 +5,12 @@ question's answers and (when required) that majority agrees with the reference: 
 correct answer among wrong ones is noise, and a confident wrong majority is not taught.
 
 Grouping is by (question_id, style): styles are different teachers or prompts, and one
-style's agreement says nothing about another's. Answers are clustered by their normalised
-form (the answer metric's normalisation), so "The Eiffel Tower." and "eiffel tower" vote
-together; no fuzzier merging, since "1887" and "1889" must not agree.
+style's agreement says nothing about another's. Answers are clustered by what they state
+(:func:`filters.answer_span.answer_key`: the bold / quoted / copula span of a sentence answer,
+a leading yes / no, else the whole text) in its normalised form, so "The Eiffel Tower." and
+"It is the **Eiffel Tower**, built ..." vote together; no fuzzier merging, since "1887" and
+"1889" must not agree. The majority agrees with the reference by the same rule correctness
+uses (:func:`filters.answer_span.answer_correct`: cover-EM of the span, or F1).
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from distill.agent.trajectory import Trajectory
-from filters.metrics import Metric, best_f1, normalize_answer, normalize_deepresearcher
+from filters.answer_span import answer_correct, answer_key
+from filters.metrics import Metric, normalize_answer, normalize_deepresearcher
 
 
 @dataclass(frozen=True, slots=True)
 class VoteSettings:
     min_share: float = 0.5  # the majority answer needs a share strictly above this
-    require_reference: bool = True  # the majority must also match the reference (F1 >= reference_f1)
+    require_reference: bool = True  # the majority must also match the reference (answer_correct)
     reference_f1: float = 0.8
     metric: Metric = "hotpotqa"
 
@@ -57,7 +61,7 @@ def majority_vote(trajs: Sequence[Trajectory], settings: VoteSettings | None = N
     out: dict[str, Vote] = {}
     for members in groups.values():
         voters = [t for t in members if t.finish_reason == "answer" and t.final_answer.strip()]
-        answers = {t.id: _norm(t.final_answer, s.metric) for t in voters}
+        answers = {t.id: _norm(answer_key(t.final_answer), s.metric) for t in voters}
         counts = Counter(answers.values())
         top, top_n = counts.most_common(1)[0] if counts else ("", 0)
         strict = bool(counts) and top_n / len(voters) > s.min_share and \
@@ -65,7 +69,9 @@ def majority_vote(trajs: Sequence[Trajectory], settings: VoteSettings | None = N
         majority = top if strict else ""
         ref = members[0]
         golds = [g for g in (ref.reference, *ref.aliases) if g]
-        agrees_ref = (best_f1(majority, golds, variant=s.metric) >= s.reference_f1) if (golds and majority) else None
+        stated = next((t.final_answer for t in voters if answers[t.id] == majority), "") if majority else ""
+        agrees_ref = answer_correct(stated, golds, question=ref.question, f1_threshold=s.reference_f1,
+                                    metric=s.metric).correct if (golds and stated) else None
         for t in members:
             mine = answers.get(t.id)
             share = counts[mine] / len(voters) if mine is not None else 0.0

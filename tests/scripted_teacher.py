@@ -48,6 +48,11 @@ def scripted_teacher(request: RecordedRequest, *, faulty: bool = True):  # type:
         ans = re.search(r"^Response's final answer: (.*)$", user, re.MULTILINE)
         same = bool(ref and ans and ref.group(1).strip().lower() == ans.group(1).strip().lower())
         return reply(json.dumps({"correct": "yes" if same else "no", "reason": "compared with the reference"}))
+    if "You are a reasoning reward model" in system:  # RRM: one grade per numbered atomic thought
+        thoughts = user.split("Atomic thoughts to grade:", 1)[-1]
+        n = len(re.findall(r"^\[(\d+)\] ", thoughts, re.MULTILINE))
+        return reply(json.dumps({"scores": [{"index": i, "score": 0.5, "rationale": "scripted"}
+                                            for i in range(1, n + 1)]}))
     if "description that identifies it" in system:
         return reply('{"description": "the place discussed in a recent encyclopedia entry"}')
     if "<tools>" in system:

@@ -161,3 +161,89 @@ def test_dead_endpoint_fails_the_run_clearly_and_keeps_the_record(baseline, tmp_
     drops = pl.read_parquet(tmp_path / "data" / "qa" / "crawlqa_drops.parquet")
     assert drops.height > 0 and drops["reason"].str.contains("server_error").all()
     assert not (tmp_path / "data" / "qa" / "qa_pool.parquet").exists()
+
+
+# ---------------------------------------------------------------------------
+# search engine faults: a bad key, and a share of queries failing
+# ---------------------------------------------------------------------------
+def _with_search_engine(config: Path, backend: str, url: str) -> Path:
+    """The run config with the agent's search on an HTTP engine (serper | searxng) at ``url``."""
+    import yaml
+
+    cfg = yaml.safe_load(config.read_text())
+    tools = cfg.setdefault("resources", {}).setdefault("agent_tools", {"config": {}}).setdefault("config", {})
+    tools.update(search_backend=backend, search_base_url=url)
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return config
+
+
+def test_search_engine_refusing_every_call_fails_the_rollout_step(tmp_path: Path) -> None:
+    """A revoked Serper key (403 on every query): the rollout step fails with one sentence
+    naming the tool, the counts and the last error, after writing its rollouts with the
+    outcome of every call."""
+    import re
+
+    from fault_search import FaultySearchServer
+    from scripted_teacher import reliable_teacher
+
+    data = tmp_path / "data"
+    with FakeLLMServer(default=reliable_teacher) as llm, \
+            FaultySearchServer(data, api_key="the-current-key") as engine:
+        env = {**pipeline_env(tmp_path, llm.base_url, timeout_s=2.0), "SERPER_API_KEY": "a-revoked-key"}
+        proc = run_job(env, _with_search_engine(write_config(tmp_path), "serper", engine.url))
+        statuses = engine.statuses()
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    sentence = re.search(r"trajectories/short: the search tool failed on (\d+) of \1 calls "
+                         r"\(backend_error=\1; HTTP 403 x\1\), more than the allowed share 0\.5, "
+                         r"last error: HTTP 403 from serper:http://127\.0\.0\.1:\d+: [^;]*Unauthorized[^;]*; "
+                         r"the (\d+) rollouts are written with their tool outcomes, so fix", out)
+    assert sentence, out[-4000:]
+    assert set(statuses) == {403}, statuses
+    short = pl.read_parquet(data / "trajectories" / "short.parquet")
+    assert short.height == int(sentence.group(2)) and short["question_id"].n_unique() == short.height
+    assert (short["failed_tool_calls"] == short["search_calls"]).all() and short["search_calls"].sum() == int(sentence.group(1))
+    counts = short["tool_outcome_counts"].explode().struct.unnest()
+    assert set(counts.select("tool", "outcome", "status").rows()) == {("search", "backend_error", 403)}
+    assert not (data / "filters" / "scored_trajectories.parquet").exists()
+
+
+def test_failing_search_calls_are_counted_and_dropped(tmp_path: Path) -> None:
+    """The engine answers 503 for every query about one of the four questions rolled out (a
+    quarter of the search calls): the step goes on, those rollouts carry the failure, and
+    as their answers rest on failed calls only, the validity stage drops them as
+    ``tool_failures`` in the funnel. The other rollouts read the engine's real results."""
+    from fault_search import FaultySearchServer
+    from scripted_teacher import reliable_teacher
+
+    data = tmp_path / "data"
+    failing: list[str] = []
+
+    def fail(query: str) -> int | None:
+        if not failing:  # the first question rolled out (qa_pool in id order), known once the pool exists
+            # (the engine answers from several threads: assign, so a race writes the same value twice)
+            failing[:] = [pl.read_parquet(data / "qa" / "qa_pool.parquet").sort("id")["question"][0][:80].strip()]
+        return 503 if query == failing[0] else None
+
+    with FakeLLMServer(default=reliable_teacher) as llm, FaultySearchServer(data, fail=fail) as engine:
+        proc = run_job(pipeline_env(tmp_path, llm.base_url, timeout_s=2.0),
+                       _with_search_engine(write_config(tmp_path), "searxng", engine.url))
+        statuses = engine.statuses()
+    assert proc.returncode == 0, tail(proc)
+    assert statuses.get(503, 0) > 0 and statuses.get(200, 0) > 0, statuses
+    assert funnel_problems(data) == []
+    scored = pl.read_parquet(data / "filters" / "scored_trajectories.parquet")
+    hit = scored.filter(pl.col("failed_tool_calls") > 0)
+    assert hit.height == 3 and sorted(hit["style"].to_list()) == ["atomic", "long", "short"], hit.select("style", "question")
+    assert hit["question"].str.slice(0, 80).str.strip_chars().unique().to_list() == failing
+    for row in hit.iter_rows(named=True):
+        search = [s for s in row["steps"] if s["action"] == "search"]
+        assert [(s["tool_outcomes"], s["tool_status"]) for s in search] == [(["backend_error"], 503)], row["steps"]
+        assert "HTTP 503" in search[0]["tool_error"] and "failed: HTTP 503" in search[0]["observation"]
+        assert not row["keep"] and row["stage_dropped"] == "validity" and row["reasons"][0] == "tool_failures", row
+    others = scored.filter(pl.col("failed_tool_calls") == 0)
+    assert others.height == 9 and not others["reasons"].list.contains("tool_failures").any()
+    assert (others["visit_calls"] > 0).all(), "the healthy queries returned results to visit"
+    funnel = pl.read_parquet(data / "filters" / "funnel.parquet")
+    validity = funnel.filter((pl.col("stage") == "validity") & (pl.col("reason") == "tool_failures"))
+    assert validity["count"].to_list() == [3], funnel

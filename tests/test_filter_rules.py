@@ -5,6 +5,8 @@ from __future__ import annotations
 from trajectory_factory import answer, call, good, traj
 
 from filters.rules import (
+    ANSWER_NOT_MATCHED,
+    JUDGE_REJECTED,
     RuleSettings,
     check_bounds,
     check_correctness,
@@ -20,7 +22,8 @@ TEN = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
 def test_good_trajectory_passes_every_rule() -> None:
     t = good()
     assert check_validity(t) == [] and check_repetition(t) == [] and check_bounds(t) == []
-    assert check_correctness(t) == ([], 1.0, 1.0)
+    c = check_correctness(t)
+    assert (c.reasons, c.f1, c.em, c.rule_correct) == ([], 1.0, 1.0, True)
 
 
 def _ngram_traj(repeats: int):  # type: ignore[no-untyped-def]
@@ -80,11 +83,24 @@ def test_bounds() -> None:
 
 def test_correctness_with_aliases_and_judge() -> None:
     t = good(final="Brun")
-    reasons, f1, em = check_correctness(t)
-    assert reasons == ["below_f1"] and abs(f1 - 2 / 3) < 1e-9 and em == 0.0
+    c = check_correctness(t)
+    assert c.reasons == [ANSWER_NOT_MATCHED] and abs(c.f1 - 2 / 3) < 1e-9 and c.em == 0.0
+    assert c.rule_correct is False and c.judge is None
     aliased = traj(call("look"), answer("ok", "A. Brun"), aliases=("A. Brun",))
-    assert check_correctness(aliased)[0] == []
-    assert check_correctness(good(), verdict=False)[0] == ["judge_rejected"]
-    assert check_correctness(good(), verdict=None)[0] == []  # no verdict is not a rejection
+    assert check_correctness(aliased).reasons == []
+    # a sentence answer: F1 is low (recorded), the span carries the verdict
+    sentence = good(final="The institute was founded in 1901 by **Ada Brun**, a geologist from Oslo.")
+    c = check_correctness(sentence)
+    assert c.reasons == [] and c.f1 < 0.5 and c.rule is not None and c.rule.how == "bold"
+    # the judge decides when it answered; the rule verdict is still returned beside it
+    rejected = check_correctness(good(), verdict=False)
+    assert rejected.reasons == [JUDGE_REJECTED] and rejected.rule_correct is True and rejected.judge is False
+    overruled = check_correctness(t, verdict=True)
+    assert overruled.reasons == [] and overruled.rule_correct is False and overruled.judge is True
+    assert check_correctness(good(), verdict=None).reasons == []  # no verdict is not a rejection
     no_ref = traj(call("look"), answer("ok", "whatever"), reference="")
-    assert check_correctness(no_ref) == ([], None, None)
+    c = check_correctness(no_ref)
+    assert (c.reasons, c.f1, c.em, c.rule) == ([], None, None, None)
+    assert check_correctness(no_ref, verdict=False).reasons == [JUDGE_REJECTED]
+    # F1 >= f1_threshold stays a sufficient condition; 0 keeps every answer
+    assert check_correctness(t, RuleSettings(f1_threshold=0.6)).rule.how == "f1"  # type: ignore[union-attr]

@@ -211,3 +211,23 @@ def test_nightly_schedule_of_the_embedded_profile_is_stopped_and_valid() -> None
 def test_profile_typo_is_an_error() -> None:
     with pytest.raises(ValueError, match="not a profile"):
         build_definitions("prod")
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(900)
+def test_the_embedded_schedule_run_executes(tmp_path: Path) -> None:
+    """What the embedded nightly tick would launch runs to the end (every role on the scripted teacher)."""
+    import polars as pl
+
+    from fake_llm_server import FakeLLMServer
+    from pipeline_runs import pipeline_env, run_job, tail
+    from scripted_teacher import reliable_teacher
+
+    request = _tick(build_definitions("embedded"))
+    config = tmp_path / "tick.yaml"
+    config.write_text(yaml.safe_dump(request.run_config))
+    with FakeLLMServer(default=reliable_teacher) as llm:
+        proc = run_job(pipeline_env(tmp_path, llm.base_url), config, timeout=800)
+    assert proc.returncode == 0, tail(proc)
+    assert "RUN_SUCCESS" in proc.stdout + proc.stderr
+    assert pl.read_parquet(tmp_path / "data" / "filters" / "scored_trajectories.parquet").height > 0

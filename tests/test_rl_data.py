@@ -158,6 +158,19 @@ def test_card_rejects_an_unknown_kind() -> None:
         render_card(CardInfo(name="x", kind="dpo", rows=0))  # type: ignore[arg-type]
 
 
+def test_question_split_keeps_one_question_text_on_one_side() -> None:
+    from assets.datasets import question_split
+
+    ids = [f"q{i}" for i in range(40)]
+    texts = {q: f"Which year is question {int(q[1:]) % 10} about?" for q in ids}  # 4 ids per text
+    split = question_split(ids, 0.5, "salt", texts=texts)
+    by_text: dict[str, set[str]] = {}
+    for q, side in split.items():
+        by_text.setdefault(texts[q], set()).add(side)
+    assert all(len(sides) == 1 for sides in by_text.values())
+    assert set(split.values()) == {"sft", "rl"}
+
+
 def test_question_split_is_stable_and_honours_a_minimum_rl_share() -> None:
     from assets.datasets import question_split
 

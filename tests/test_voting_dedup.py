@@ -23,6 +23,17 @@ def test_majority_agrees_with_reference() -> None:
     assert [votes[t.id].reasons(VoteSettings()) for t in ts] == [[], [], ["minority_answer"]]
 
 
+def test_sentence_answers_vote_by_the_entity_they_state() -> None:
+    """Strong models answer in sentences: the bolded entity votes, not the whole wording."""
+    ts = [good(0, "The institute was founded by **Ada Brun** in 1990."), good(1, "**Ada Brun** founded it."),
+          good(2, "It was founded by **Carl Ode**.")]
+    votes = majority_vote(ts)
+    assert [round(votes[t.id].share, 3) for t in ts] == [0.667, 0.667, 0.333]
+    assert votes[ts[0].id].reasons(VoteSettings()) == [] and votes[ts[0].id].agrees_reference
+    wrong = [good(0, "It was **Carl Ode**."), good(1, "The founder is **Carl Ode**, not Ada Brun.")]
+    assert majority_vote(wrong)[wrong[0].id].reasons(VoteSettings()) == ["majority_disagrees_reference"]
+
+
 def test_wrong_majority_tie_and_single_rollout() -> None:
     wrong = [good(0, "Carl Ode"), good(1, "Carl Ode"), good(2, "Ada Brun")]
     votes = majority_vote(wrong)

@@ -21,7 +21,7 @@ from distill.agent.answers import observed_answers
 from distill.agent.grammar import action_grammar
 from distill.agent.protocol import TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn, render_turn
 from distill.agent.styles import Style, SystemPrompt, user_message
-from distill.agent.tools import Tool, ToolArgumentError
+from distill.agent.tools import BAD_ARGUMENTS, TOOL_ERROR, Tool, ToolArgumentError
 from distill.agent.trajectory import Step, Trajectory
 from distill.llm.client import LLMClient
 from distill.progress import ProgressFn
@@ -191,11 +191,14 @@ class _Run:
         except ToolArgumentError as exc:
             step.action, step.invalid_reason = "invalid", "bad_arguments"
             step.observation = f"Invalid arguments for {turn.name}: {exc}"
+            step.tool_outcomes = [BAD_ARGUMENTS]
             return False
         except Exception as exc:  # a tool bug must not lose the rollout; it is recorded instead
             log.exception("tool %s failed", turn.name)
             step.observation = f"The {turn.name} tool failed: {type(exc).__name__}."
+            step.tool_outcomes, step.tool_error = [TOOL_ERROR], f"{type(exc).__name__}: {exc}"[:300]
             return False
+        step.tool_outcomes, step.tool_status, step.tool_error = list(res.outcomes), res.http_status, res.error
         step.observation, step.observation_truncated = _truncate(res.text, self.settings.max_observation_chars)
         for m in _URL.finditer(step.observation):
             url = m.group(1) or m.group(2)

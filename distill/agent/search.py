@@ -27,7 +27,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from crawl.retrying import parse_retry_after, retry_after_or_backoff
 from crawl.search_index import SearchIndex
-from distill.agent.tools import ToolArgumentError, ToolCache, ToolResult
+from distill.agent.tools import (BACKEND_ERROR, EMPTY_RESULT, OK, TIMEOUT, ToolArgumentError, ToolCache,
+                                 ToolResult)
 from distill.llm.roles import MissingCredential
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,17 @@ class Hit:
 
 
 class SearchBackendError(RuntimeError):
-    """The engine could not answer (down, refused, garbled); the message is the reason."""
+    """The engine could not answer (down, refused, garbled); the message is the reason.
+
+    ``status``: the HTTP error status the engine last answered (4xx / 5xx; None when there
+    was none: network error, timeout, a 200 with a garbled body). ``timeout``: the engine did not answer
+    in time. Both feed the tool outcome (:data:`distill.agent.tools.TOOL_OUTCOMES`), so a
+    bad key (403) is counted as such, not read as a search result."""
+
+    def __init__(self, message: str, *, status: int | None = None, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.timeout = timeout
 
 
 class SearchBackend(Protocol):
@@ -95,9 +106,12 @@ def _fingerprint(index: SearchIndex) -> str:
 
 
 class _RetryableHTTP(Exception):
-    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+    def __init__(self, detail: str, retry_after: float | None = None, *, status: int | None = None,
+                 timeout: bool = False) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.status = status
+        self.timeout = timeout
 
 
 class _HttpBackend:
@@ -151,14 +165,14 @@ class _HttpBackend:
                 with attempt:
                     return await self._once(method, url, **kwargs)
         except _RetryableHTTP as exc:
-            raise SearchBackendError(str(exc)) from exc
+            raise SearchBackendError(str(exc), status=exc.status, timeout=exc.timeout) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, method: str, url: str, **kwargs: Any) -> Any:
         try:
             response = await self._http().request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise _RetryableHTTP(f"no answer within {self.timeout_s:g}s") from exc
+            raise _RetryableHTTP(f"no answer within {self.timeout_s:g}s", timeout=True) from exc
         except httpx.TransportError as exc:
             raise _RetryableHTTP(f"{type(exc).__name__}: {exc}") from exc
         status = response.status_code
@@ -166,10 +180,10 @@ class _HttpBackend:
             after = parse_retry_after(response.headers.get("retry-after"))
             detail = f"HTTP {status} from {self.name}"
             if after is not None and after > self.max_retry_after_s:
-                raise SearchBackendError(f"{detail} asking to retry after {after:.0f}s")
-            raise _RetryableHTTP(detail, after)
+                raise SearchBackendError(f"{detail} asking to retry after {after:.0f}s", status=status)
+            raise _RetryableHTTP(detail, after, status=status)
         if status >= 400:
-            raise SearchBackendError(f"HTTP {status} from {self.name}: {response.text[:200]}")
+            raise SearchBackendError(f"HTTP {status} from {self.name}: {response.text[:200]}", status=status)
         try:
             return response.json()
         except ValueError as exc:
@@ -287,6 +301,17 @@ def failed_search(query: str, reason: str) -> str:
     return f"Search for '{query}' failed: {reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One query's block and what it came to (an outcome of ``TOOL_OUTCOMES``)."""
+
+    block: str
+    outcome: str
+    cached: bool = False
+    status: int = 0
+    error: str = ""
+
+
 # --------------------------------------------------------------------------- the tool
 class SearchTool:
     """``search`` with WebDancer's arguments: ``query``, an array of strings (one string
@@ -344,31 +369,36 @@ class SearchTool:
 
     async def __call__(self, arguments: Mapping[str, Any]) -> ToolResult:
         queries = self.queries(arguments)
-        outcomes = await asyncio.gather(*(self._one(q) for q in queries))
-        text = render_observation([block for block, _, _ in outcomes])
+        answers = await asyncio.gather(*(self._one(q) for q in queries))
+        text = render_observation([a.block for a in answers])
         stats = {
             "queries": len(queries),
-            "queries_failed": sum(1 for _, ok, _ in outcomes if not ok),
-            "queries_cached": sum(1 for _, _, cached in outcomes if cached),
-            "results": sum(int(m.group(1)) for block, _, _ in outcomes for m in _FOUND.finditer(block)),
+            "queries_failed": sum(1 for a in answers if a.outcome not in (OK, EMPTY_RESULT)),
+            "queries_cached": sum(1 for a in answers if a.cached),
+            "results": sum(int(m.group(1)) for a in answers for m in _FOUND.finditer(a.block)),
         }
-        return ToolResult(text=text, cached=stats["queries_cached"] == len(queries), stats=stats)
+        failed = next((a for a in answers if a.error), None)
+        return ToolResult(text=text, cached=stats["queries_cached"] == len(queries), stats=stats,
+                          outcomes=[a.outcome for a in answers], http_status=failed.status if failed else 0,
+                          error=failed.error if failed else "")
 
-    async def _one(self, query: str) -> tuple[str, bool, bool]:
-        """(block, succeeded, from cache). Failures are not cached: the next run retries."""
+    async def _one(self, query: str) -> _Answer:
+        """One query's answer. Failures are not cached: the next run retries."""
         key = ToolCache.key(self.name, self.backend.name, {"query": query, "k": self.k})
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                return hit, True, True
+                return _Answer(hit, OK if _FOUND.search(hit) else EMPTY_RESULT, cached=True)
         try:
             hits = await self.backend.search(query, self.k)
         except SearchBackendError as exc:
-            return failed_search(query, str(exc)), False, False
+            return _Answer(failed_search(query, str(exc)), TIMEOUT if exc.timeout else BACKEND_ERROR,
+                           status=exc.status or 0, error=str(exc)[:300])
         except Exception as exc:  # noqa: BLE001 - an engine's bug must not end the rollout
             log.exception("search backend %s crashed on %r", self.backend.name, query)
-            return failed_search(query, f"{type(exc).__name__}: {exc}"), False, False
+            why = f"{type(exc).__name__}: {exc}"
+            return _Answer(failed_search(query, why), BACKEND_ERROR, error=why[:300])
         block = format_results(query, hits[: self.k])
         if self.cache is not None:
             self.cache.put(key, self.name, self.backend.name, block)
-        return block, True, False
+        return _Answer(block, OK if hits else EMPTY_RESULT)

@@ -5,6 +5,12 @@ observation text. Bad arguments raise :class:`ToolArgumentError` with a sentence
 model can act on (the loop turns it into a corrective observation); anything that
 goes wrong outside the model's control (a dead page, a search backend down) is still
 an observation, so a rollout never crashes on the web.
+
+An observation alone would hide an outage: "Search ... failed: HTTP 403" reads like data
+to every later stage. So each result also says what happened, as one of the closed set
+:data:`TOOL_OUTCOMES` per part of the call (a query, a page), and the rollout records it
+per step; the filters drop answers that rest on failed calls only and the rollout step
+fails when a tool's calls mostly fail (:func:`call_outcome`, :data:`FAILED_OUTCOMES`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,34 @@ from typing import Any, Protocol
 from distill.llm.cache import RequestCache
 
 
+# What one part of a tool call (a search query, a visited page) came to; declared once here.
+OK = "ok"
+EMPTY_RESULT = "empty_result"  # the tool worked and found nothing ("No results found for ...")
+BAD_ARGUMENTS = "bad_arguments"  # the model's arguments did not fit the schema (no tool ran)
+BACKEND_ERROR = "backend_error"  # the engine refused or broke (HTTP 4xx/5xx, garbled answer)
+TIMEOUT = "timeout"  # no answer in time (search engine, or the page fetch)
+FETCH_FAILED = "fetch_failed"  # the page could not be fetched or held no readable text
+SUMMARY_FAILED = "summary_failed"  # the page was read but the summarizer gave no usable summary
+TOOL_ERROR = "tool_error"  # the tool itself crashed (a bug): the loop recorded it
+TOOL_OUTCOMES: tuple[str, ...] = (OK, EMPTY_RESULT, BAD_ARGUMENTS, BACKEND_ERROR, TIMEOUT, FETCH_FAILED,
+                                  SUMMARY_FAILED, TOOL_ERROR)
+# Outcomes that gave the model nothing from the web because something broke. An empty result
+# is not one (the engine answered; rephrasing after it is worth learning), nor are bad
+# arguments (a format error, dropped by the validity rule on its own).
+FAILED_OUTCOMES: frozenset[str] = frozenset({BACKEND_ERROR, TIMEOUT, FETCH_FAILED, SUMMARY_FAILED, TOOL_ERROR})
+
+
+def call_outcome(parts: list[str]) -> str:
+    """The outcome of a whole call from its parts' outcomes: ``ok`` when any part brought
+    content (a batched search with one good query informed the model), else the first
+    failure, else ``empty_result``; ``""`` for a call with no recorded parts."""
+    if not parts:
+        return ""
+    if OK in parts:
+        return OK
+    return next((p for p in parts if p in FAILED_OUTCOMES), EMPTY_RESULT if EMPTY_RESULT in parts else parts[0])
+
+
 class ToolArgumentError(ValueError):
     """The model called a tool with arguments that do not fit its schema."""
 
@@ -28,6 +62,15 @@ class ToolResult:
     cached: bool = False
     # Counts for metadata: e.g. {"pages": 2, "pages_failed": 1} or {"queries": 3}
     stats: dict[str, int] = field(default_factory=dict)
+    # One of TOOL_OUTCOMES per part of the call (query, page), in the order asked.
+    outcomes: list[str] = field(default_factory=list)
+    # The first failed part: its HTTP status when a server gave one (0: none) and its reason.
+    http_status: int = 0
+    error: str = ""
+
+    @property
+    def outcome(self) -> str:
+        return call_outcome(self.outcomes)
 
 
 class Tool(Protocol):

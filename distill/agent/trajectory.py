@@ -10,10 +10,13 @@ so both views always describe the same thing.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
+
+from distill.agent.tools import FAILED_OUTCOMES, call_outcome
 
 FINISH_REASONS = ("answer", "max_turns", "max_tokens", "invalid", "error")
 STYLES = ("short", "long", "atomic")
@@ -38,6 +41,13 @@ class Step:
     (then ``invalid_reason`` says why and ``observation`` holds the corrective message).
     ``tool_call`` is the raw text between the ``<tool_call>`` tags, kept verbatim so
     imports round-trip byte for byte; ``arguments`` its parsed JSON (``""`` when invalid).
+
+    ``tool_outcomes``: what each part of the tool call (a query, a page) came to, one of
+    :data:`distill.agent.tools.TOOL_OUTCOMES` each (``["bad_arguments"]`` when the tool
+    refused the arguments); empty when no tool ran (answers, invalid turns, repeated
+    calls answered from memory) or the record does not say (imports, older data).
+    ``tool_status`` / ``tool_error``: the first failed part's HTTP status (0: none) and
+    reason, so a dead engine is named in counts, not only in the observation text.
     """
 
     index: int
@@ -53,6 +63,28 @@ class Step:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    tool_outcomes: list[str] = field(default_factory=list)
+    tool_status: int = 0
+    tool_error: str = ""
+
+    @property
+    def tool_name(self) -> str:
+        """The tool this turn called (also for a call the tool refused), or ``""``."""
+        if self.action not in ("", "answer", "invalid"):
+            return self.action
+        if self.invalid_reason == "bad_arguments":
+            # A refused call became "invalid"; its name is in the (well-formed) call text.
+            try:
+                name = json.loads(self.tool_call).get("name")
+            except (ValueError, AttributeError):
+                return ""
+            return name if isinstance(name, str) else ""
+        return ""
+
+    @property
+    def tool_outcome(self) -> str:
+        """The whole call's outcome (:func:`distill.agent.tools.call_outcome`), ``""`` when unknown."""
+        return call_outcome(list(self.tool_outcomes))
 
 
 @dataclass(slots=True)
@@ -90,6 +122,21 @@ class Trajectory:
                 counts[s.action] = counts.get(s.action, 0) + 1
         return counts
 
+    def tool_outcome_counts(self) -> list[dict[str, Any]]:
+        """Calls per (tool, call outcome, HTTP status), in first-seen order: the rollout's totals."""
+        counts: dict[tuple[str, str, int], int] = {}
+        for s in self.steps:
+            outcome = s.tool_outcome
+            if outcome:
+                key = (s.tool_name, outcome, s.tool_status)
+                counts[key] = counts.get(key, 0) + 1
+        return [{"tool": t, "outcome": o, "status": st, "calls": n} for (t, o, st), n in counts.items()]
+
+    def failed_tool_calls(self) -> int:
+        """Tool calls none of whose parts brought content because something broke
+        (:data:`distill.agent.tools.FAILED_OUTCOMES`)."""
+        return sum(1 for s in self.steps if s.tool_outcome in FAILED_OUTCOMES)
+
     def to_row(self) -> dict[str, Any]:
         counts = self.tool_call_counts()
         row = {k: v for k, v in asdict(self).items()}
@@ -102,12 +149,17 @@ class Trajectory:
             invalid_actions=sum(1 for s in self.steps if s.action == "invalid"),
             prompt_tokens=sum(s.prompt_tokens for s in self.steps),
             completion_tokens=sum(s.completion_tokens for s in self.steps),
+            failed_tool_calls=self.failed_tool_calls(),
+            tool_outcome_counts=self.tool_outcome_counts(),
         )
         return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Trajectory:
-        steps = [Step(**{**s, "units": [AtomicUnit(**u) for u in (s.get("units") or [])]}) for s in row.get("steps") or []]
+        steps = [Step(**{**s, "units": [AtomicUnit(**u) for u in (s.get("units") or [])],
+                         "tool_outcomes": list(s.get("tool_outcomes") or []), "tool_status": s.get("tool_status") or 0,
+                         "tool_error": s.get("tool_error") or ""})
+                 for s in row.get("steps") or []]
         names = {f for f in cls.__dataclass_fields__}  # type: ignore[attr-defined]
         kwargs = {k: v for k, v in row.items() if k in names and k != "steps"}
         kwargs["messages"] = [dict(m) for m in kwargs.get("messages") or []]
@@ -120,8 +172,9 @@ _STEP = pl.Struct({
     "index": pl.Int32, "think": pl.String, "units": pl.List(_UNIT), "action": pl.String, "tool_call": pl.String,
     "arguments": pl.String, "answer": pl.String, "observation": pl.String, "invalid_reason": pl.String,
     "observation_truncated": pl.Boolean, "prompt_tokens": pl.Int64, "completion_tokens": pl.Int64,
-    "cached": pl.Boolean,
+    "cached": pl.Boolean, "tool_outcomes": pl.List(pl.String), "tool_status": pl.Int32, "tool_error": pl.String,
 })
+_OUTCOME_COUNT = pl.Struct({"tool": pl.String, "outcome": pl.String, "status": pl.Int32, "calls": pl.Int32})
 _MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 
 TRAJECTORY_SCHEMA = pl.Schema({
@@ -152,6 +205,8 @@ TRAJECTORY_SCHEMA = pl.Schema({
     "invalid_actions": pl.Int32,
     "prompt_tokens": pl.Int64,
     "completion_tokens": pl.Int64,
+    "failed_tool_calls": pl.Int32,
+    "tool_outcome_counts": pl.List(_OUTCOME_COUNT),
 })
 
 

@@ -24,7 +24,8 @@ from crawl.netguard import NetworkPolicy
 from crawl.replay import ReplayServer
 from crawl.session import SourceSettings
 from crawl.warc import WarcIndex
-from distill.agent.tools import ToolArgumentError, ToolCache, ToolResult
+from distill.agent.tools import (FETCH_FAILED, OK, SUMMARY_FAILED, TIMEOUT, ToolArgumentError, ToolCache,
+                                 ToolResult)
 from distill.jsonparse import extract_json_object
 from distill.llm.client import LLMClient
 from distill.prompt import load_prompt
@@ -193,9 +194,18 @@ def parse_summary(text: str) -> tuple[str, str] | None:
 @dataclass(slots=True)
 class _Page:
     text: str
-    ok: bool = True
+    outcome: str = OK  # one of distill.agent.tools.TOOL_OUTCOMES
     cached: bool = False
-    fetch_failed: bool = False
+    status: int = 0  # the page's HTTP status when it failed with one
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
+
+    @property
+    def fetch_failed(self) -> bool:
+        return self.outcome in (FETCH_FAILED, TIMEOUT)
 
 
 class VisitTool:
@@ -275,8 +285,11 @@ class VisitTool:
             "fetch_failed": sum(1 for p in pages if p.fetch_failed),
             "pages_cached": sum(1 for p in pages if p.cached),
         }
+        failed = next((p for p in pages if p.error), None)
         return ToolResult(text=render_observation([p.text for p in pages]),
-                          cached=stats["pages_cached"] == len(pages), stats=stats)
+                          cached=stats["pages_cached"] == len(pages), stats=stats,
+                          outcomes=[p.outcome for p in pages], http_status=failed.status if failed else 0,
+                          error=failed.error if failed else "")
 
     def cache_key(self, url: str, goal: str) -> str:
         return ToolCache.key(self.name, f"{self.role}:{self.model}", {
@@ -301,7 +314,10 @@ class VisitTool:
         page = await self.reader.read(url)
         if not page.ok:
             evidence = f"The page could not be read ({page.error})."
-            return _Page(format_page(url, goal, evidence, _NO_INFO), ok=False, fetch_failed=True)
+            status = page.status if page.status is not None and page.status >= 400 else 0
+            outcome = TIMEOUT if page.outcome == "timeout" else FETCH_FAILED
+            return _Page(format_page(url, goal, evidence, _NO_INFO), outcome, status=status,
+                         error=f"{url}: {page.error}"[:300])
         result = await self.client.chat(self.role, self.summary_messages(page, goal), seed=self.seed,
                                         json_schema=SUMMARY_SCHEMA, max_tokens=self.max_tokens)
         if not result.ok:
@@ -315,4 +331,4 @@ class VisitTool:
                 return _Page(text)
             why = "the summarizer's answer was not the expected JSON object with evidence and summary"
         evidence = f"The page was read but could not be summarised ({why})."
-        return _Page(format_page(url, goal, evidence, _NO_INFO), ok=False)
+        return _Page(format_page(url, goal, evidence, _NO_INFO), SUMMARY_FAILED, error=f"{url}: {why}"[:300])
