@@ -16,9 +16,12 @@ class LinkKind(StrEnum):
     """Why a link exists; only ``article`` links are followed by default.
 
     ``article``: content-to-content link (Wikipedia article, arXiv abs page, GitHub
-    repo/user/issue). ``navigation``: site chrome, menus, footers. ``edit``/``special``/
-    ``file``: MediaWiki action, Special:/Talk:/Help: pages, media. ``external``: a
-    different site. ``api``: machine endpoints (REST / Atom). ``other``: none of these.
+    repo/user/issue), and a listing page's link to each item it lists (an arXiv
+    listing's papers, a GitHub topic's repositories, a Wikipedia category's members
+    and subcategories), which is how a crawl gets past its root. ``navigation``: site
+    chrome, menus, footers. ``edit``/``special``/``file``: MediaWiki action,
+    Special:/Talk:/Help: pages, media. ``external``: a different site. ``api``: machine
+    endpoints (REST / Atom). ``other``: none of these.
     """
 
     ARTICLE = "article"

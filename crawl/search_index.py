@@ -18,6 +18,8 @@ import polars as pl
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
+from crawl.validity import LISTING_KINDS
+
 DOCS_FILE = "docs.parquet"
 MANIFEST_FILE = "manifest.json"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -74,8 +76,12 @@ class SearchIndex:
 
     @classmethod
     def build(cls, pages: pl.DataFrame) -> SearchIndex:
+        """Index the valid pages with text. Hub pages (:data:`crawl.validity.LISTING_KINDS`:
+        listings, topics, categories) are left out: their text is a list of other pages'
+        titles, which outranks the pages themselves on short queries."""
+        hub = pl.col("kind").fill_null("").is_in(sorted(LISTING_KINDS))
         docs = (
-            pages.filter(pl.col("valid") & (pl.col("text").str.len_chars() > 0))
+            pages.filter(pl.col("valid") & (pl.col("text").str.len_chars() > 0) & ~hub)
             .select("canonical_url", "title", "source", "text")
             .unique("canonical_url", keep="first", maintain_order=True)
             .rename({"canonical_url": "url"})

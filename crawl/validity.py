@@ -95,9 +95,17 @@ _WALL_RULES = tuple(r for r in RULES if r.over_status)
 _SOFT_RULES = tuple(r for r in RULES if not r.over_status)
 
 # Page kinds (ParsedPage.kind) whose value lies in structured fields rather than
-# prose: API records, Atom feeds, JSON documents, arXiv abstract pages. Their text
-# is a short rendering of those fields, so near_empty does not apply to them.
-STRUCTURED_KINDS = frozenset({"atom_feed", "abs", "json"})
+# prose: API records, Atom feeds, JSON documents, arXiv abstract pages, and listing
+# pages (an arXiv category listing, a GitHub topic, a Wikipedia category: their value
+# is the list of items they link to, judged by the adapters as ``empty_listing``).
+# Their text is a short rendering of those fields, so near_empty does not apply.
+STRUCTURED_KINDS = frozenset({"atom_feed", "abs", "json", "listing"})
+
+# Page kinds that are hubs: lists of links to other records (crawl roots such as
+# arXiv listings, GitHub topics and repository lists, Wikipedia categories and
+# portals, and REST API lists). A crawler follows them; a question writer should not
+# use them as evidence, since their text only repeats titles of the pages they list.
+LISTING_KINDS = frozenset({"listing", "api_list"})
 
 
 def is_structured_kind(kind: str) -> bool:
@@ -107,6 +115,11 @@ def is_structured_kind(kind: str) -> bool:
     ``structured=is_structured_kind(row["kind"])`` to agree with the adapters.
     """
     return kind.startswith("api_") or kind in STRUCTURED_KINDS
+
+
+def is_listing_kind(kind: str) -> bool:
+    """True for hub pages (:data:`LISTING_KINDS`): follow their links, do not quote them."""
+    return kind in LISTING_KINDS
 
 
 # Markdown punctuation that does not count as words for near_empty.

@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from crawl.validity import LISTING_KINDS
+
 
 @dataclass(frozen=True, slots=True)
 class Doc:
@@ -58,8 +60,14 @@ def difficulty(depths: Iterable[int]) -> str:
 
 
 def docs_and_graph(pages: pl.DataFrame, min_chars: int = 200) -> tuple[dict[str, Doc], dict[str, list[str]]]:
-    """Valid pages with enough text, and the article-link graph among them."""
-    valid = pages.filter(pl.col("valid") & (pl.col("text").str.len_chars() >= min_chars)).unique(
+    """Valid pages with enough text, and the article-link graph among them.
+
+    Hub pages (:data:`crawl.validity.LISTING_KINDS`: an arXiv listing, a GitHub topic, a
+    Wikipedia category) are crawl roots, not evidence: their text only repeats the titles
+    of the pages they list, so they are left out of the documents and of the graph.
+    """
+    hub = pl.col("kind").fill_null("").is_in(sorted(LISTING_KINDS))
+    valid = pages.filter(pl.col("valid") & (pl.col("text").str.len_chars() >= min_chars) & ~hub).unique(
         "canonical_url", keep="first", maintain_order=True
     )
     docs = {

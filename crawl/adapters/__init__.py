@@ -2,16 +2,26 @@
 
 :func:`parse_response` picks an adapter by host, path and content type:
 
-=====================================  =====================================
-arxiv.org ``/abs/<id>``                 :mod:`.arxiv_abs` (``kind="abs"``)
-export.arxiv.org ``/api/...`` / Atom    :mod:`.arxiv_atom` (``atom_feed``)
-github.com ``/<owner>/<repo>``          :mod:`.github_html` (``repo``)
-github.com ``/<login>``                 :mod:`.github_profile` (``user`` / ``org``)
-api.github.com (JSON)                   :mod:`.github_api` (``api_*``)
-``*.wikipedia.org`` ``/w/api.php``      :mod:`.wikipedia_api` (``api_*``)
-``*.wikipedia.org`` HTML                :mod:`.wikipedia_html` (``article``)
-anything else                           :mod:`.generic` (trafilatura / JSON / text)
-=====================================  =====================================
+=============================================  ==================================================
+arxiv.org ``/abs/<id>``                        :mod:`.arxiv_abs` (``kind="abs"``)
+arxiv.org ``/list/<cat>/recent|new|...``       :mod:`.arxiv_listing` (``listing``)
+arxiv.org ``/search/?query=...``               :mod:`.arxiv_listing` (``listing``)
+export.arxiv.org ``/api/...`` / Atom           :mod:`.arxiv_atom` (``atom_feed``)
+github.com ``/<owner>/<repo>``                 :mod:`.github_html` (``repo``)
+github.com ``/<login>``                        :mod:`.github_profile` (``user`` / ``org``)
+github.com ``/topics/<topic>``                 :mod:`.github_listing` (``listing``)
+github.com ``/orgs/<org>/repositories``        :mod:`.github_listing` (``listing``)
+github.com ``/<login>?tab=repositories``       :mod:`.github_listing` (``listing``)
+api.github.com (JSON)                          :mod:`.github_api` (``api_*``; lists ``api_list``)
+``*.wikipedia.org`` ``/w/api.php``             :mod:`.wikipedia_api` (``api_*``)
+``*.wikipedia.org`` ``Category:``/``Portal:``  :mod:`.wikipedia_listing` (``listing``)
+``*.wikipedia.org`` HTML                       :mod:`.wikipedia_html` (``article``)
+anything else                                  :mod:`.generic` (trafilatura / JSON / text)
+=============================================  ==================================================
+
+``listing`` pages are the hubs a crawl is seeded with: their item links (papers,
+repositories, articles) are ``article`` links, so the frontier follows them (see
+:mod:`.listing`).
 
 It decodes the body (header charset, then BOM / ``<meta charset>`` / XML
 declaration, else UTF-8 with replacement), never raises (any adapter exception
@@ -25,14 +35,17 @@ from collections.abc import Mapping
 
 from crawl.adapters.arxiv_abs import parse_arxiv_abs
 from crawl.adapters.arxiv_atom import parse_arxiv_atom, parse_arxiv_atom_entries
+from crawl.adapters.arxiv_listing import parse_arxiv_listing, parse_arxiv_search
 from crawl.adapters.common import decode_body, error_reason, mime_type, split_url
 from crawl.adapters.generic import looks_binary, parse_generic_html, parse_generic_json, parse_plain_text
 from crawl.adapters.github_api import parse_github_api
 from crawl.adapters.github_html import parse_github_repo
+from crawl.adapters.github_listing import parse_github_repositories, parse_github_topic
 from crawl.adapters.github_profile import parse_github_profile
 from crawl.adapters.github_links import RESERVED_TOP
 from crawl.adapters.wikipedia_api import parse_wikipedia_api
 from crawl.adapters.wikipedia_html import parse_wikipedia_html
+from crawl.adapters.wikipedia_listing import listing_namespace, parse_wikipedia_listing
 from crawl.page import ParsedPage
 
 __all__ = ["parse_response", "source_of", "parse_arxiv_atom_entries"]
@@ -89,6 +102,23 @@ def _is_repo_path(path: str) -> bool:
     return len(segs) == 2 and segs[0].lower() not in RESERVED_TOP
 
 
+def _is_arxiv_list_path(path: str) -> bool:
+    segs = [s for s in path.split("/") if s]
+    return len(segs) == 3 and segs[0] == "list"
+
+
+def _github_listing(path: str, query: str) -> str:
+    """``"topic"`` / ``"repositories"`` for github.com listing roots, else ''."""
+    segs = [s for s in path.split("/") if s]
+    if len(segs) == 2 and segs[0].lower() == "topics":
+        return "topic"
+    if len(segs) == 3 and segs[0].lower() == "orgs" and segs[2] == "repositories":
+        return "repositories"
+    if len(segs) == 1 and segs[0].lower() not in RESERVED_TOP and "tab=repositories" in query.split("&"):
+        return "repositories"
+    return ""
+
+
 def _dispatch(url: str, status: int, headers: Mapping[str, str], body: bytes) -> ParsedPage:
     source = source_of(url)
     host = _host(url)
@@ -103,9 +133,16 @@ def _dispatch(url: str, status: int, headers: Mapping[str, str], body: bytes) ->
             return parse_arxiv_atom(url, status, body)
         if path.startswith("/abs/") and fmt == "html":
             return parse_arxiv_abs(url, status, text)
+        if _is_arxiv_list_path(path) and fmt == "html":
+            return parse_arxiv_listing(url, status, text)
+        if path.startswith("/search") and fmt == "html":
+            return parse_arxiv_search(url, status, text)
     elif source == "github":
         if host == "api.github.com" and fmt in ("json", "text", "other"):
             return parse_github_api(url, status, text)
+        listing = _github_listing(path, parts.query if parts else "") if host != "api.github.com" else ""
+        if listing and fmt == "html":
+            return (parse_github_topic if listing == "topic" else parse_github_repositories)(url, status, text)
         if host != "api.github.com" and fmt == "html" and _is_repo_path(path):
             return parse_github_repo(url, status, text)
         if host != "api.github.com" and fmt == "html" and _is_profile_path(path, parts.query if parts else ""):
@@ -113,6 +150,8 @@ def _dispatch(url: str, status: int, headers: Mapping[str, str], body: bytes) ->
     elif source == "wikipedia":
         if path.startswith("/w/api.php") or fmt == "json":
             return parse_wikipedia_api(url, status, text)
+        if fmt == "html" and listing_namespace(url):
+            return parse_wikipedia_listing(url, status, text)
         if fmt == "html":
             return parse_wikipedia_html(url, status, text)
 

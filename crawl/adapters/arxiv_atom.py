@@ -6,6 +6,10 @@ titled "Error" whose id points at ``/api/errors``: that becomes
 ``invalid_reason="api_error: <message>"``. A well-formed feed with no entries is
 ``empty_feed`` (the id does not exist, or the query matched nothing).
 
+As a crawl root (an ``id_list`` or ``search_query`` answer), each entry's abstract page
+(``https://arxiv.org/abs/<id>``, unversioned, the site of ``export.arxiv.org``) is an
+``article`` link the frontier follows; PDFs are ``other`` and DOIs ``external``.
+
 Parsing uses lxml.etree with entity resolution and network access disabled.
 """
 

@@ -17,6 +17,13 @@ API records are judged as ``structured`` (exempt from ``near_empty``): their val
 is in the fields. HTTP errors (``{"message": "Not Found"}``) stay ``http_<status>``.
 Links: every ``html_url`` (article/navigation on github.com) and ``*_url`` / ``url``
 (``api``) in the payload, URI templates (``{/number}``) stripped, capped per page.
+
+As crawl roots, lists lead somewhere: the items of ``/search/repositories``,
+``/search/users``, ``/search/issues``, ``/orgs/<o>/repos`` and ``/users/<u>/repos``
+carry an ``html_url`` on github.com (a repository, profile or issue), which is an
+``article`` link; ``/search/code`` items link their repository and owner. Topic
+search results (``/search/topics``) carry no URL, so each item's topic page
+(``github.com/topics/<name>``, a listing root) is added as an ``article`` link.
 """
 
 from __future__ import annotations
@@ -27,9 +34,9 @@ import json
 import re
 from typing import Any
 
-from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_reason, finish
+from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_reason, finish, url_parts
 from crawl.adapters.github_links import classify_github_url
-from crawl.page import ParsedPage
+from crawl.page import LinkKind, ParsedPage
 
 SOURCE = "github"
 MAX_LINKS = 2_000
@@ -295,6 +302,18 @@ def _parse_list(url: str, items: list[Any]) -> ParsedPage:
     return _page(url, "api_list", "", text, {"items": summaries, "count": len(summaries)})
 
 
+def _topic_links(url: str, data: Any, links: LinkSet) -> None:
+    """``/search/topics`` items -> their ``github.com/topics/<name>`` pages (see module doc)."""
+    if not url_parts(url)[1].startswith("/search/topics") or not isinstance(data, dict):
+        return
+    if not isinstance(data.get("items"), list):
+        return
+    for item in data["items"]:
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name.strip():
+            links.add(canon(f"https://github.com/topics/{name.strip()}", url), LinkKind.ARTICLE, name)
+
+
 def parse_github_api(url: str, status: int, text: str) -> ParsedPage:
     """Parse one api.github.com response body (already decoded)."""
     try:
@@ -309,6 +328,7 @@ def parse_github_api(url: str, status: int, text: str) -> ParsedPage:
         page = _page(url, "api_other", "", compact_json(data, MAX_TEXT), {"keys": []})
     links = LinkSet()
     _collect_links(data, url, links)
+    _topic_links(url, data, links)
     page.links = links.links
     if status >= 400 and isinstance(data, dict) and isinstance(data.get("message"), str):
         page.fields["message"] = collapse(data["message"])[:500]

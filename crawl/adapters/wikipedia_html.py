@@ -383,7 +383,13 @@ def _render_body(root: Tag) -> tuple[str, str, list[str]]:
 
 def parse_wikipedia_html(url: str, status: int, html: str) -> ParsedPage:
     """Parse one Wikipedia article page (any of the supported layouts)."""
-    soup = make_soup(html, split_classes=False)
+    return parse_wikipedia_soup(url, status, html, make_soup(html, split_classes=False))
+
+
+def parse_wikipedia_soup(url: str, status: int, html: str, soup: BeautifulSoup) -> ParsedPage:
+    """:func:`parse_wikipedia_html` on a tree already parsed with ``make_soup(html,
+    split_classes=False)`` (the category adapter takes its member lists out first).
+    The tree is modified: dropped elements are removed from it."""
     parts = split_url(url)
     page_host = ((parts.hostname or "") if parts else "").rstrip(".")
 

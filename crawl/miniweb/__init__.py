@@ -1,8 +1,9 @@
 """The embedded mini-web: a small fictional web packed as a WARC for offline crawls.
 
-Some fifty pages shaped like en.wikipedia.org articles, arxiv.org abstract pages and
-an export-API feed, and github.com repository / account pages with their REST API
-JSON, about an invented country (Arvenland), its institutions, people and software.
+Some sixty pages shaped like en.wikipedia.org articles, categories and a portal,
+arxiv.org abstract pages, category listings and an export-API feed, and github.com
+repository / account / topic pages with their REST API JSON, about an invented
+country (Arvenland), its institutions, people and software.
 Facts agree across pages, so multi-hop questions have one answer. The archive also
 holds robots.txt for each host and pages a crawler must reject (a bot challenge, a
 429, a missing article, a redirect). ``CHAINS.md`` lists question chains the world
@@ -20,27 +21,25 @@ ARCHIVE_PATH: Path = PACKAGE_DIR / "miniweb.warc.gz"
 SITE_DIR: Path = PACKAGE_DIR / "site"
 
 # Where a crawl of each source may start (canonical URLs, all present in the archive).
+# Hub pages of the kinds production seeds with (pipelines/configs/production.yaml), so the
+# demo crawl walks the same path: listing -> papers / repositories / articles -> their links.
 SEED_URLS: dict[str, list[str]] = {
     "wikipedia": [
-        "https://en.wikipedia.org/wiki/Sorvik_Institute",
-        "https://en.wikipedia.org/wiki/Arvenland",
-        "https://en.wikipedia.org/wiki/Marrick_Athletic_F.C.",
+        "https://en.wikipedia.org/wiki/Portal:Arvenland",  # links every article: all at depth 1
+        "https://en.wikipedia.org/wiki/Category:Arvenland",  # subcategories, then their members
     ],
     "arxiv": [
-        # arXiv abstract pages rarely link to each other, so a paper list is the root set.
-        "https://arxiv.org/abs/1811.02291",
-        "https://arxiv.org/abs/1906.01123",
-        "https://arxiv.org/abs/2008.03315",
-        "https://arxiv.org/abs/2009.07716",
-        "https://arxiv.org/abs/2103.08841",
-        "https://arxiv.org/abs/2402.15570",
-        "https://arxiv.org/abs/2409.07754",
+        # Category listings; abstract pages rarely link each other, so these are the way in.
+        "https://arxiv.org/list/cs.IR/recent",
+        "https://arxiv.org/list/cs.CL/recent",
+        "https://arxiv.org/list/cs.LG/recent",
+        "https://arxiv.org/list/cs.PL/recent",
+        # An export-API answer, the machine-readable listing.
         "https://export.arxiv.org/api/query?id_list=2103.08841%2C2201.03390%2C2204.06632%2C2306.11802",
     ],
     "github": [
-        "https://github.com/sorvik-institute",
-        "https://github.com/sorvik-institute/tidewell",
-        "https://github.com/skerry-lang/skerry",
+        "https://github.com/topics/information-retrieval",
+        "https://github.com/topics/question-answering",
         # The REST API is a separate host with no links into it from HTML pages.
         "https://api.github.com/repos/sorvik-institute/tidewell",
         "https://api.github.com/repos/sorvik-institute/cairnqa",

@@ -1,11 +1,14 @@
-"""arXiv abstract pages and an export-API Atom feed, from ``site/arxiv.yaml``.
+"""arXiv abstract pages, category listings and an export-API Atom feed, from ``site/arxiv.yaml``.
 
 The abs page keeps the element structure and class names of arxiv.org's own page
 (``div.dateline``, ``h1.title.mathjax`` with a ``Title:`` descriptor, ``div.authors``,
 ``blockquote.abstract.mathjax``, the ``metatable`` with comments / subjects / cite-as
 cells, the submission history), with the site header and footer but no scripts.
-The feed is Atom 1.0 with the ``arxiv`` and ``opensearch`` namespaces, like the
-export API's answer to an ``id_list`` query.
+``arXiv:<id>`` references in comments and abstracts are links to that abstract page,
+as on arxiv.org. The category listing (``/list/<cat>/recent``, a crawl root) keeps
+the ``div#dlpage`` / ``dl#articles`` structure of arxiv.org's listings. The feed is
+Atom 1.0 with the ``arxiv`` and ``opensearch`` namespaces, like the export API's
+answer to an ``id_list`` query.
 """
 
 from __future__ import annotations
@@ -29,6 +32,42 @@ CATEGORY_NAMES = {
 }
 _MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _DAY = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+# Site chrome shared by the abstract and listing pages (arxiv.org's 2025 header and footer).
+SITE_HEADER = """<header class="ds-site-header">
+<a href="https://arxiv.org/IgnoreMe" class="is-sr-only" aria-hidden="true" tabindex="-1"></a>
+<a href="https://arxiv.org/" class="ds-site-header-logo" aria-label="arXiv home"><img src="/static/browse/0.3.4/images/arxiv-logo-one-color-white.svg" alt="arXiv logo" width="85" height="38"></a>
+<button id="ds-nav-toggle" class="ds-site-header-nav-toggle" type="button" aria-expanded="false" aria-controls="ds-site-header-nav">Menu</button>
+<nav id="ds-site-header-nav" class="ds-site-header-nav" aria-label="Site">
+<a id="arxiv-search-toggle" href="https://arxiv.org/search" aria-label="Search">Search</a>
+<a href="https://arxiv.org/user/create">Submit</a>
+<a href="https://info.arxiv.org/about/donate.html">Donate</a>
+<span class="ds-site-header-divider" aria-hidden="true"></span>
+<a href="https://arxiv.org/login" class="ds-site-header-login">Log in</a>
+</nav>
+</header>
+<div id="arxiv-search-overlay" class="arxiv-search-overlay" hidden>
+<div class="arxiv-search-panel"><form action="https://arxiv.org/search" method="GET"><label for="arxiv-search-input" class="is-sr-only">Search arXiv</label><input id="arxiv-search-input" type="search" name="query" placeholder="Search arXiv"><input type="hidden" name="searchtype" value="all"><input type="hidden" name="source" value="header"></form>
+<div class="arxiv-search-hint"><a href="https://arxiv.org/search/advanced">Advanced search</a></div></div>
+</div>"""
+
+SITE_FOOTER = """<footer class="ds-site-footer">
+<div class="ds-site-footer-grid">
+<div class="ds-site-footer-main">
+<nav class="ds-site-footer-links" aria-label="Footer">
+<a href="https://info.arxiv.org/about">About</a><span class="ds-site-footer-sep">&middot;</span>
+<a href="https://info.arxiv.org/help">Help</a><span class="ds-site-footer-sep">&middot;</span>
+<a href="https://info.arxiv.org/help/contact.html">Contact</a><span class="ds-site-footer-sep">&middot;</span>
+<a href="https://info.arxiv.org/help/subscribe">Subscribe</a><span class="ds-site-footer-sep">&middot;</span>
+<a href="https://info.arxiv.org/help/license/index.html">Copyright</a><span class="ds-site-footer-sep">&middot;</span>
+<a href="https://info.arxiv.org/help/policies/privacy_policy.html">Privacy</a><span class="ds-site-footer-sep">&middot;</span>
+<a href="https://info.arxiv.org/help/web_accessibility.html">Accessibility</a><span class="ds-site-footer-sep">&middot;</span>
+<a href="https://status.arxiv.org" target="_blank">Operational Status <span class="is-sr-only">(opens in new tab)</span></a>
+</nav>
+</div>
+</div>
+</footer>"""
 
 
 @dataclass
@@ -95,20 +134,29 @@ def _history_date(when: dt.datetime) -> str:
     return f"{_DAY[when.weekday()]}, {when.day} {_MON[when.month - 1]} {when.year} {when:%H:%M:%S} UTC"
 
 
+_URL_OR_ID = re.compile(r"(?P<url>https?://[^\s,;)]+[^\s,;).])|arXiv:(?P<id>\d{4}\.\d{4,5})\b")
+
+
 def _linkify(text: str) -> str:
-    """Escape text; turn bare URLs into arXiv's "this http(s) URL" links."""
+    """Escape text; turn bare URLs into arXiv's "this http(s) URL" links and ``arXiv:<id>``
+    references into links to that abstract page, as arxiv.org does in comments and abstracts."""
     out, pos = [], 0
-    for m in re.finditer(r"https?://[^\s,;)]+[^\s,;).]", text):
+    for m in _URL_OR_ID.finditer(text):
         out.append(escape(text[pos : m.start()], quote=False))
-        url = m.group(0)
+        pos = m.end()
+        if m.group("id"):
+            pid = m.group("id")
+            out.append(f'<a class="link-https" data-arxiv-id="{pid}" href="https://arxiv.org/abs/{pid}">arXiv:{pid}</a>')
+            continue
+        url = m.group("url")
         scheme = url.split(":", 1)[0]
         out.append(
             f'<a class="link-external link-{scheme}" href="{escape(url)}" rel="external noopener nofollow">'
             f"this {scheme} URL</a>"
         )
-        pos = m.end()
     out.append(escape(text[pos:], quote=False))
     return "".join(out)
+
 
 
 def _author_query(name: str) -> str:
@@ -208,22 +256,7 @@ def render_abs(p: Paper) -> str:
 <body class="with-cu-identity">
 <div class="flex-wrap-footer">
 <a href="#content" class="ds-skip-link">Skip to main content</a>
-<header class="ds-site-header">
-<a href="https://arxiv.org/IgnoreMe" class="is-sr-only" aria-hidden="true" tabindex="-1"></a>
-<a href="https://arxiv.org/" class="ds-site-header-logo" aria-label="arXiv home"><img src="/static/browse/0.3.4/images/arxiv-logo-one-color-white.svg" alt="arXiv logo" width="85" height="38"></a>
-<button id="ds-nav-toggle" class="ds-site-header-nav-toggle" type="button" aria-expanded="false" aria-controls="ds-site-header-nav">Menu</button>
-<nav id="ds-site-header-nav" class="ds-site-header-nav" aria-label="Site">
-<a id="arxiv-search-toggle" href="https://arxiv.org/search" aria-label="Search">Search</a>
-<a href="https://arxiv.org/user/create">Submit</a>
-<a href="https://info.arxiv.org/about/donate.html">Donate</a>
-<span class="ds-site-header-divider" aria-hidden="true"></span>
-<a href="https://arxiv.org/login" class="ds-site-header-login">Log in</a>
-</nav>
-</header>
-<div id="arxiv-search-overlay" class="arxiv-search-overlay" hidden>
-<div class="arxiv-search-panel"><form action="https://arxiv.org/search" method="GET"><label for="arxiv-search-input" class="is-sr-only">Search arXiv</label><input id="arxiv-search-input" type="search" name="query" placeholder="Search arXiv"><input type="hidden" name="searchtype" value="all"><input type="hidden" name="source" value="header"></form>
-<div class="arxiv-search-hint"><a href="https://arxiv.org/search/advanced">Advanced search</a></div></div>
-</div>
+{SITE_HEADER}
 <main>
 <div id="content">
 <div id="abs-outer">
@@ -303,22 +336,7 @@ def render_abs(p: Paper) -> str:
 </div>
 </div>
 </main>
-<footer class="ds-site-footer">
-<div class="ds-site-footer-grid">
-<div class="ds-site-footer-main">
-<nav class="ds-site-footer-links" aria-label="Footer">
-<a href="https://info.arxiv.org/about">About</a><span class="ds-site-footer-sep">&middot;</span>
-<a href="https://info.arxiv.org/help">Help</a><span class="ds-site-footer-sep">&middot;</span>
-<a href="https://info.arxiv.org/help/contact.html">Contact</a><span class="ds-site-footer-sep">&middot;</span>
-<a href="https://info.arxiv.org/help/subscribe">Subscribe</a><span class="ds-site-footer-sep">&middot;</span>
-<a href="https://info.arxiv.org/help/license/index.html">Copyright</a><span class="ds-site-footer-sep">&middot;</span>
-<a href="https://info.arxiv.org/help/policies/privacy_policy.html">Privacy</a><span class="ds-site-footer-sep">&middot;</span>
-<a href="https://info.arxiv.org/help/web_accessibility.html">Accessibility</a><span class="ds-site-footer-sep">&middot;</span>
-<a href="https://status.arxiv.org" target="_blank">Operational Status <span class="is-sr-only">(opens in new tab)</span></a>
-</nav>
-</div>
-</div>
-</footer>
+{SITE_FOOTER}
 </div>
 </body>
 </html>
@@ -369,4 +387,119 @@ def render_atom(papers: list[Paper], id_list: list[str], updated: str) -> str:
   <opensearch:startIndex>0</opensearch:startIndex>
 {chr(10).join(entries)}
 </feed>
+"""
+
+
+# --------------------------------------------------------------------------- listings
+
+
+def _list_day(when: dt.datetime) -> str:
+    return f"{_DAY[when.weekday()]}, {when.day} {_MON[when.month - 1]} {when.year}"
+
+
+def _author_page(name: str) -> str:
+    parts = name.split()
+    return f"https://arxiv.org/a/{quote(parts[-1].lower())}_{parts[0][0].lower()}_1"
+
+
+def listed(papers: list[Paper], category: str) -> list[Paper]:
+    """Papers of a category listing: primary or cross-listed, newest first (then by id)."""
+    chosen = [p for p in papers if category in p.categories]
+    return sorted(chosen, key=lambda p: (p.versions[0].when, p.id), reverse=True)
+
+
+def listing_url(category: str) -> str:
+    return f"https://arxiv.org/list/{category}/recent"
+
+
+def render_listing(papers: list[Paper], category: str) -> str:
+    """``/list/<category>/recent`` in arxiv.org's listing markup (``dl#articles`` of ``dt``
+    abs links and ``dd`` metadata, one ``h3`` per day). The mini-web's arXiv is small, so
+    the listing holds every paper of the category, grouped by first-submission day."""
+    items = listed(papers, category)
+    name = CATEGORY_NAMES[category]
+    days: dict[str, list[Paper]] = {}
+    for p in items:
+        days.setdefault(_list_day(p.versions[0].when), []).append(p)
+    blocks, n = [], 0
+    for day, group in days.items():
+        blocks.append(f"<h3>{day} (showing {len(group)} of {len(group)} entries )</h3>")
+        for p in group:
+            n += 1
+            cross = f"\n          (cross-list from {p.primary})" if p.primary != category else ""
+            authors = ", ".join(f'<a href="{_author_page(a)}">{escape(a)}</a>' for a in p.authors)
+            comments = (
+                f"\n          <div class='list-comments mathjax'><span class='descriptor'>Comments:</span>\n"
+                f"            {_linkify(p.comments)}\n          </div>"
+                if p.comments
+                else ""
+            )
+            subjects = f'<span class="primary-subject">{escape(_subject(p.primary))}</span>' + "".join(
+                f"; {escape(_subject(c))}" for c in p.cross
+            )
+            blocks.append(
+                f"""<dt>
+        <a name='item{n}'>[{n}]</a>
+        <a href ="/abs/{p.id}" title="Abstract" id="{p.id}">
+          arXiv:{p.id}
+        </a>{cross}
+          [<a href="/pdf/{p.id}" title="Download PDF" id="pdf-{p.id}" aria-labelledby="pdf-{p.id}">pdf</a>, <a href="https://arxiv.org/html/{p.id}v{p.latest}" title="View HTML" id="html-{p.id}" aria-labelledby="html-{p.id}" rel="noopener noreferrer">html</a>, <a href="/format/{p.id}" title="Other formats" id="oth-{p.id}" aria-labelledby="oth-{p.id}">other</a>]
+      </dt>
+      <dd>
+        <div class='meta'>
+          <div class='list-title mathjax'><span class='descriptor'>Title:</span>
+            {escape(p.title)}
+          </div>
+          <div class='list-authors'>{authors}</div>{comments}
+          <div class='list-subjects'><span class='descriptor'>Subjects:</span>
+            {subjects}
+          </div>
+        </div>
+      </dd>"""
+            )
+    day_links = "\n".join(
+        f'<li><a href="/list/{category}/recent?skip={i}&amp;show=50">{day}</a></li>' for i, day in enumerate(days)
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<title>{escape(name)}  authors/titles &quot;recent submissions&quot;</title>
+<!-- seekforge mini-web: fictional page written for offline tests; see crawl/miniweb/README.md -->
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" type="text/css" media="screen" href="/static/browse/0.3.4/css/arXiv.css?v=20260318" />
+<link rel="canonical" href="{listing_url(category)}"/>
+</head>
+<body class="with-cu-identity">
+<div class="flex-wrap-footer">
+<a href="#content" class="ds-skip-link">Skip to main content</a>
+{SITE_HEADER}
+<main>
+<div id="content">
+<div id='content-inner'>
+<div id='dlpage'>
+<h1>{escape(name)}</h1>
+<h2>Authors and titles for recent submissions</h2>
+<ul>
+{day_links}
+</ul>
+<div class='paging'>Total of {len(items)} entries
+</div>
+<div class='morefewer'>Showing up to 50 entries per page:
+<a href=/list/{category}/recent?skip=0&amp;show=25 rel="nofollow">fewer</a> |
+<a href=/list/{category}/recent?skip=0&amp;show=100 rel="nofollow">more</a> |
+<a href=/list/{category}/recent?skip=0&amp;show=2000 rel="nofollow">all</a>
+</div>
+<dl id='articles'>
+{chr(10).join(blocks)}
+</dl>
+<div class='paging'>Total of {len(items)} entries
+</div>
+</div>
+</div>
+</div>
+</main>
+{SITE_FOOTER}
+</div>
+</body>
+</html>
 """

@@ -6,7 +6,10 @@ Repository pages keep the parts of github.com's markup that carry data: the
 cell (``p.f4`` description, homepage, ``a.topic-tag`` topics, license, stars /
 watchers / forks), the Languages cell, and the README in ``article.markdown-body``;
 plus the logged-out header and the footer. The API JSON uses the REST v3 field names
-and order of ``GET /repos/{owner}/{repo}`` for an unauthenticated caller.
+and order of ``GET /repos/{owner}/{repo}`` for an unauthenticated caller. Topic pages
+(``/topics/<name>``, crawl roots) list the repositories tagged with the topic as
+github.com does: one ``article`` card per repository with the owner and repository
+links in its ``h3``, the star counter, description, topic tags and language.
 """
 
 from __future__ import annotations
@@ -574,3 +577,101 @@ def render_api(r: Repo, owner: Account) -> str:
     d["network_count"] = r.forks
     d["subscribers_count"] = r.watchers
     return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- topic pages
+
+
+@dataclass
+class Topic:
+    name: str
+    display_name: str = ""
+    description: str = ""  # the curated text github.com shows under the name, if any
+
+    @property
+    def url(self) -> str:
+        return f"{WEB}/topics/{self.name}"
+
+
+def load_topics(data: dict) -> list[Topic]:
+    return [Topic(**t) for t in data.get("topics", [])]
+
+
+def tagged(repos: list[Repo], topic: str) -> list[Repo]:
+    """Repositories of a topic page, most stars first (github.com's "Most stars" order)."""
+    return sorted((r for r in repos if topic in r.topics), key=lambda r: (-r.stars, r.full_name))
+
+
+def _topic_card(r: Repo, owner: Account) -> str:
+    tags = "\n".join(
+        f'<a href="/topics/{t}" class="topic-tag topic-tag-link f6 mb-2" data-ga-click="Topic, repository list">{t}</a>'
+        for t in r.topics
+    )
+    return f"""<article class="border rounded color-shadow-small color-bg-subtle my-4">
+<div class="px-3">
+<div class="d-flex flex-justify-between flex-items-start flex-wrap gap-2 my-3">
+<div class="d-flex flex-1">
+<a data-turbo="false" href="/{r.owner}"><img src="https://avatars.githubusercontent.com/u/{owner.id}?s=64&amp;v=4" width="32" height="32" class="d-none d-md-block avatar mr-3" alt="{escape(r.owner)}"></a>
+<h3 class="f3 color-fg-muted text-normal lh-condensed">
+<a data-turbo="false" href="/{r.owner}">{escape(r.owner)}</a> /
+<a data-turbo="false" href="/{r.full_name}" class="text-bold wb-break-word">{escape(r.name)}</a>
+</h3>
+</div>
+<div class="d-flex flex-items-center">
+<a href="/login?return_to=%2F{r.owner}%2F{r.name}" rel="nofollow" data-view-component="true" class="tooltipped tooltipped-s btn-sm btn"><span data-view-component="true" class="d-inline">Star</span>
+<span id="repo-stars-counter-star" aria-label="{r.stars} users starred this repository" data-turbo-replace="true" title="{r.stars:,}" data-view-component="true" class="Counter js-social-count">{short_count(r.stars)}</span></a>
+</div>
+</div>
+</div>
+<div class="color-bg-default rounded-bottom-2">
+<div class="px-3 pt-3"><p class="color-fg-muted mb-0">{escape(r.description)}</p></div>
+<div class="d-flex flex-wrap border-bottom color-border-muted px-3 pt-2 pb-2">
+{tags}
+</div>
+<div class="p-3">
+<ul class="d-flex f6 list-style-none color-fg-muted">
+<li class="mr-4"><span class="d-inline-flex flex-items-center flex-nowrap"><span class="repo-language-color" style="background-color: {LANG_COLORS.get(r.language, "#ededed")}"></span><span itemprop="programmingLanguage">{escape(r.language)}</span></span></li>
+<li class="mr-4">Updated <relative-time tense="past" datetime="{r.pushed_at}" data-view-component="true">{r.pushed_at[:10]}</relative-time></li>
+</ul>
+</div>
+</div>
+</article>"""
+
+
+def render_topic(topic: Topic, repos: list[Repo], accounts: list[Account]) -> str:
+    owners = {a.login: a for a in accounts}
+    listed = tagged(repos, topic.name)
+    name = topic.display_name or topic.name
+    description = f'<p class="f3 color-fg-muted mb-0 mt-2">{escape(topic.description)}</p>' if topic.description else ""
+    cards = "\n".join(_topic_card(r, owners[r.owner]) for r in listed)
+    count = len(listed)
+    page = f"""<main>
+<div class="border-bottom color-border-muted color-bg-subtle">
+<div class="container-lg p-responsive py-5">
+<h1 class="h1">{escape(name)}</h1>
+{description}
+</div>
+</div>
+<div class="container-lg p-responsive d-flex flex-wrap gutter-md">
+<div class="col-md-8 col-lg-9">
+<div class="d-md-flex flex-justify-between flex-items-center mt-4 mb-3">
+<h2 class="h3 color-fg-muted">Here {"is" if count == 1 else "are"} <span class="text-bold">{count}</span> public {"repository" if count == 1 else "repositories"} matching this topic...</h2>
+</div>
+<div class="d-flex flex-wrap">
+<a href="/topics/{topic.name}?o=desc&amp;s=stars" class="mr-3">Most stars</a>
+<a href="/topics/{topic.name}?o=desc&amp;s=updated" class="mr-3">Recently updated</a>
+</div>
+{cards}
+</div>
+<div class="col-md-4 col-lg-3">
+<div class="py-4">
+<h2 class="h4 mb-2">Improve this page</h2>
+<p class="f5 color-fg-muted">Add a description, image, and links to the <a href="https://github.com/github/explore/tree/main/topics/{topic.name}">{escape(topic.name)}</a> topic page so that developers can more easily learn about it.</p>
+</div>
+</div>
+</div>
+</main>
+"""
+    title = f"{topic.name} · GitHub Topics · GitHub"
+    desc = f"GitHub is where people build software. {count} public repositories match the {topic.name} topic."
+    return _head(title, desc, topic.url) + page + _FOOTER

@@ -29,6 +29,7 @@ from ._markup import (
 )
 
 HOST = "https://en.wikipedia.org"
+NAMESPACE_IDS = {"Category": 14, "Portal": 100}  # the namespaces the mini-web has pages in, besides articles
 
 
 @dataclass
@@ -255,10 +256,32 @@ def render_page(
     revision: int | None,
     wikidata: str | None,
     short: str = "",
+    after_content: str = "",
 ) -> str:
-    """Wrap parser output in the full page chrome."""
+    """Wrap parser output in the full page chrome.
+
+    A title in a namespace (``Category:X``, ``Portal:X``) gets that namespace's tab,
+    body class and split heading; ``after_content`` goes after the parser output inside
+    ``#mw-content-text``, where MediaWiki puts a category's member lists.
+    """
     esc_title = escape(title)
     slug_q = quote(path_slug, safe=";:@$!*(),/~")
+    ns_name, _, main_title = title.partition(":") if title.split(":", 1)[0] in NAMESPACE_IDS else ("", "", title)
+    ns_id = NAMESPACE_IDS.get(ns_name, 0)
+    if ns_name:
+        heading = (f'<span class="mw-page-title-namespace">{escape(ns_name)}</span><span class="mw-page-title-separator">:'
+                   f'</span><span class="mw-page-title-main">{escape(main_title)}</span>')
+        talk = f"{ns_name}_talk:{quote(wiki_slug(main_title), safe=';:@$!*(),/~')}"
+        tab = (f'<li id="ca-nstab-{ns_name.lower()}" class="selected vector-tab-noicon mw-list-item"><a href="/wiki/{slug_q}" '
+               f'title="View the {ns_name.lower()} page [c]"><span>{escape(ns_name)}</span></a></li>\n'
+               f'<li id="ca-talk" class="vector-tab-noicon mw-list-item"><a href="/wiki/{talk}" rel="discussion" '
+               f'title="Discuss improvements to the content page [t]"><span>Talk</span></a></li>')
+    else:
+        heading = f'<span class="mw-page-title-main">{esc_title}</span>'
+        tab = (f'<li id="ca-nstab-main" class="selected vector-tab-noicon mw-list-item"><a href="/wiki/{slug_q}" '
+               f'title="The article [c]"><span>Article</span></a></li>\n'
+               f'<li id="ca-talk" class="vector-tab-noicon mw-list-item"><a href="/wiki/Talk:{slug_q}" rel="discussion" '
+               f'title="Discussion of this article [t]"><span>Talk</span></a></li>')
     plus_q = quote(path_slug.replace("_", " "), safe="").replace("%20", "+")
     lastmod = ""
     if modified:
@@ -327,7 +350,7 @@ def render_page(
 <link rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/deed.en">
 <link rel="canonical" href="https://en.wikipedia.org/wiki/{slug_q}">
 </head>
-<body class="skin--responsive skin-vector skin-vector-search-vue mediawiki ltr sitedir-ltr mw-hide-empty-elt ns-0 ns-subject page-{escape(slug_q)} rootpage-{escape(slug_q)} skin-vector-2022 action-view">
+<body class="skin--responsive skin-vector skin-vector-search-vue mediawiki ltr sitedir-ltr mw-hide-empty-elt ns-{ns_id} ns-subject page-{escape(slug_q)} rootpage-{escape(slug_q)} skin-vector-2022 action-view">
 <a class="mw-jump-link" href="#bodyContent">Jump to content</a>
 <div class="vector-header-container">
 <header class="vector-header mw-header no-font-mode-scale">
@@ -380,7 +403,7 @@ def render_page(
 <div class="mw-content-container">
 <main id="content" class="mw-body">
 <header class="mw-body-header vector-page-titlebar no-font-mode-scale">
-<h1 id="firstHeading" class="firstHeading mw-first-heading"><span class="mw-page-title-main">{esc_title}</span></h1>
+<h1 id="firstHeading" class="firstHeading mw-first-heading">{heading}</h1>
 <div id="p-lang-btn" class="vector-dropdown mw-portlet mw-portlet-lang">
 <label id="p-lang-btn-label" for="p-lang-btn-checkbox" class="vector-dropdown-label cdx-button cdx-button--fake-button cdx-button--action-progressive cdx-button--weight-quiet"><span class="vector-dropdown-label-text">Add languages</span></label>
 <div class="vector-dropdown-content"><div class="vector-menu-content"><ul class="vector-menu-content-list"></ul>
@@ -393,8 +416,7 @@ def render_page(
 <div id="left-navigation">
 <nav aria-label="Namespaces">
 <div id="p-associated-pages" class="vector-menu vector-menu-tabs mw-portlet mw-portlet-associated-pages"><div class="vector-menu-content"><ul class="vector-menu-content-list">
-<li id="ca-nstab-main" class="selected vector-tab-noicon mw-list-item"><a href="/wiki/{slug_q}" title="The article [c]"><span>Article</span></a></li>
-<li id="ca-talk" class="vector-tab-noicon mw-list-item"><a href="/wiki/Talk:{slug_q}" rel="discussion" title="Discussion of this article [t]"><span>Talk</span></a></li>
+{tab}
 </ul></div></div>
 </nav>
 </div>
@@ -427,7 +449,7 @@ def render_page(
 </div>
 <div id="contentSub"><div id="mw-content-subtitle"></div></div>
 <div id="mw-content-text" class="mw-body-content"><div class="mw-content-ltr mw-parser-output" lang="en" dir="ltr">{shortdesc}{content_html}
-</div>
+</div>{after_content}
 <noscript><img src="https://en.wikipedia.org/wiki/Special:CentralAutoLogin/start?type=1x1&amp;usesul3=1" alt="" width="1" height="1" style="border: none; position: absolute;"></noscript>
 </div>
 {printfooter}
@@ -515,5 +537,192 @@ def render_missing(title: str) -> str:
         categories=[],
         modified=None,
         revision=None,
+        wikidata=None,
+    )
+
+
+# --------------------------------------------------------------------------- categories and portals
+
+
+@dataclass
+class Category:
+    name: str
+    parents: list[str]
+    modified: str  # "YYYY-MM-DD HH:MM" UTC
+    main: str = ""  # the category's main article, sorted first
+    text: str = ""  # description, wikitext-lite
+
+    @property
+    def title(self) -> str:
+        return f"Category:{self.name}"
+
+    @property
+    def url(self) -> str:
+        return HOST + wiki_path(self.title)
+
+    @property
+    def revision(self) -> int:
+        return 1_250_000_000 + int(hashlib.sha1(self.title.encode()).hexdigest(), 16) % 90_000_000
+
+
+@dataclass
+class Portal:
+    name: str
+    modified: str
+    boxes: list[dict]  # {heading, text?, more?, items?}
+    categories: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"Portal:{self.name}"
+
+    @property
+    def url(self) -> str:
+        return HOST + wiki_path(self.title)
+
+    @property
+    def revision(self) -> int:
+        return 1_250_000_000 + int(hashlib.sha1(self.title.encode()).hexdigest(), 16) % 90_000_000
+
+
+def load_lists(data: dict) -> tuple[list[Category], list[Portal]]:
+    """Categories and portals declared in ``site/wikipedia/_lists.yaml`` (parsed)."""
+    return [Category(**c) for c in data["categories"]], [Portal(**p) for p in data["portals"]]
+
+
+def sort_key(art: Article, category: Category) -> str:
+    """MediaWiki's sort key: blank for the main article, "Surname, Given" for people."""
+    if art.title == category.main:
+        return " "
+    if any(re.fullmatch(r"\d{4} births", c) for c in art.categories):
+        *given, surname = art.title.split()
+        return f"{surname}, {' '.join(given)}"
+    return art.title
+
+
+def _groups(entries: list[tuple[str, str]]) -> str:
+    """``(sort key, item html)`` pairs -> ``div.mw-category-group`` blocks under initials."""
+    groups: dict[str, list[str]] = {}
+    for key, html in sorted(entries, key=lambda e: e[0]):
+        initial = key[:1].upper() if key.strip() else "&#160;"
+        groups.setdefault(initial, []).append(html)
+    return "".join(
+        f'<div class="mw-category-group"><h3>{initial}</h3>\n<ul>' + "\n".join(f"<li>{h}</li>" for h in items) + "</ul></div>"
+        for initial, items in groups.items()
+    )
+
+
+def members(category: Category, articles: list[Article], categories: list[Category]) -> tuple[list[Category], list[Article]]:
+    """(subcategories, pages) of a category, from the parents / categories declared."""
+    subs = [c for c in categories if category.name in c.parents]
+    pages = [a for a in articles if category.name in a.categories]
+    return subs, pages
+
+
+def render_category(category: Category, articles: list[Article], categories: list[Category],
+                    redirects: frozenset[str]) -> str:
+    """A category page: description, then the generated lists of subcategories and pages."""
+    ctx = WikiContext(page_title=category.title, ref_texts={}, redirects=redirects)
+    subs, pages = members(category, articles, categories)
+    if not subs and not pages:
+        raise ValueError(f"Category:{category.name} has no pages and no subcategories")
+    intro = []
+    if category.main:
+        intro.append(
+            '<div role="note" class="hatnote navigation-not-searchable">The main article for this '
+            '<a href="/wiki/Help:Categories" title="Help:Categories">category</a> is '
+            f"<b>{render_inline(f'[[{category.main}]]', ctx)}</b>.</div>"
+        )
+    if category.text:
+        intro.append(f"<p>{render_inline(category.text, ctx)}\n</p>")
+    blocks = []
+    if subs:
+        entries = []
+        for sub in subs:
+            s_subs, s_pages = members(sub, articles, categories)
+            counts = ", ".join(x for x in (f"{len(s_subs)} C" if s_subs else "", f"{len(s_pages)} P" if s_pages else "") if x)
+            tip = (f"Contains {len(s_subs)} subcategor{'y' if len(s_subs) == 1 else 'ies'}, "
+                   f"{len(s_pages)} page{'' if len(s_pages) == 1 else 's'}, and 0 files")
+            bullet = ('<span class="CategoryTreeBullet"><a class="CategoryTreeToggle" data-ct-title="'
+                      f'{escape(wiki_slug(sub.name))}" aria-expanded="false"></a> </span>') if s_subs else '<span class="CategoryTreeEmptyBullet"></span>'
+            entries.append((sub.name, (
+                f'<div class="CategoryTreeSection"><div class="CategoryTreeItem">{bullet} <bdi dir="ltr">'
+                f'<a href="{escape(wiki_path(sub.title))}" title="{escape(sub.title)}">{escape(sub.name)}</a></bdi> '
+                f'<span title="{tip}" dir="ltr">&#8206;({counts})</span></div>'
+                '<div class="CategoryTreeChildren" style="display:none"></div></div>'
+            )))
+        n = len(subs)
+        head = ("This category has only the following subcategory." if n == 1
+                else f"This category has the following {n} subcategories, out of {n} total.")
+        blocks.append(
+            f'<div id="mw-subcategories">\n<h2>Subcategories</h2>\n<p>{head}\n</p><div lang="en" dir="ltr" '
+            f'class="mw-content-ltr"><div class="mw-category mw-category-columns">{_groups(entries)}</div></div>\n</div>'
+        )
+    if pages:
+        entries = [(sort_key(a, category), render_inline(f"[[{a.title}]]", ctx)) for a in pages]
+        n = len(pages)
+        head = ("This category contains only the following page." if n == 1
+                else f"The following {n} pages are in this category, out of {n} total. This list may not reflect recent changes.")
+        blocks.append(
+            f'<div id="mw-pages">\n<h2>Pages in category "{escape(category.name)}"</h2>\n<p>{head}\n</p>'
+            f'<div lang="en" dir="ltr" class="mw-content-ltr"><div class="mw-category mw-category-columns">'
+            f"{_groups(entries)}</div></div>\n</div>"
+        )
+    return render_page(
+        title=category.title,
+        path_slug=wiki_slug(category.title),
+        content_html="\n".join(intro),
+        headings=[],
+        categories=category.parents,
+        modified=category.modified,
+        revision=category.revision,
+        wikidata=None,
+        after_content='<div class="mw-category-generated" lang="en" dir="ltr">' + "".join(blocks) + "</div>",
+    )
+
+
+_BOX_HEADER = ('<div class="box-header-title-container flex-columns-noflex" style="clear:both;border:1px solid #a3b0bf;'
+               'background:#cee0f2;padding:.2em;">\n<div class="mw-heading mw-heading2"><h2 id="{id}" style="font-size:120%;">'
+               "{heading}</h2></div></div>")
+_BOX_BODY = '<div class="box-body" style="padding:.4em .6em;border:1px solid #a3b0bf;border-top:0;">\n{body}\n</div>'
+
+
+def render_portal(portal: Portal, redirects: frozenset[str]) -> str:
+    """A single-page portal: boxes of prose ("Introduction", "Selected article") and of
+    article lists in two flex columns, then a box linking the portal's categories."""
+    ctx = WikiContext(page_title=portal.title, ref_texts={}, redirects=redirects)
+    boxes = []
+    for box in portal.boxes:
+        if "items" in box:
+            body = '<div class="hlist">\n<ul>' + "\n".join(
+                f"<li>{render_inline(f'[[{t}]]', ctx)}</li>" for t in box["items"]) + "</ul>\n</div>"
+        else:
+            body = f"<p>{render_inline(box['text'], ctx)}\n</p>"
+            if box.get("more"):
+                more = render_inline(f"[[{box['more']}|Read more...]]", ctx)
+                body += f'\n<div class="noprint" style="font-weight:bold;text-align:right;">{more}</div>'
+        heading = box["heading"]
+        boxes.append(_BOX_HEADER.format(id=escape(heading_id(heading)), heading=escape(heading)) + "\n"
+                     + _BOX_BODY.format(body=body))
+    cats = "".join(
+        '<div class="CategoryTreeSection"><div class="CategoryTreeItem"><span class="CategoryTreeBullet"></span> '
+        f'<bdi dir="ltr"><a href="{escape(wiki_path("Category:" + c))}" title="Category:{escape(c)}">{escape(c)}</a>'
+        "</bdi></div></div>"
+        for c in portal.categories
+    )
+    boxes.append(_BOX_HEADER.format(id="Categories", heading="Categories") + "\n"
+                 + _BOX_BODY.format(body=f'<div class="CategoryTreeTag" data-ct-mode="10">{cats}</div>'))
+    half = (len(boxes) + 1) // 2
+    column = '<div class="flex-columns-column" style="flex:1 1 0;min-width:18em;margin:0 5px;">\n{}\n</div>'
+    content = ('<div class="flex-columns-container" style="display:flex;flex-wrap:wrap;margin:0 -5px;">\n'
+               + column.format("\n".join(boxes[:half])) + "\n" + column.format("\n".join(boxes[half:])) + "\n</div>")
+    return render_page(
+        title=portal.title,
+        path_slug=wiki_slug(portal.title),
+        content_html=content,
+        headings=[(2, b["heading"]) for b in portal.boxes] + [(2, "Categories")],
+        categories=["All portals", *(f"{c} portals" for c in portal.categories)],
+        modified=portal.modified,
+        revision=portal.revision,
         wikidata=None,
     )

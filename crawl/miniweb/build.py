@@ -142,6 +142,15 @@ def collect(site_dir: Path = SITE_DIR) -> list[Resource]:
         body = _wikipedia.render_article(art, navboxes, frozenset(redirects)).encode("utf-8")
         modified = _parse_ts(art.modified)
         res.append(Resource(art.url, 200, _wiki_headers(body, modified, art.revision), body, "wikipedia_article"))
+    categories, portals = _wikipedia.load_lists(_load_yaml("wikipedia/_lists.yaml"))
+    for cat in categories:
+        body = _wikipedia.render_category(cat, articles, categories, frozenset(redirects)).encode("utf-8")
+        res.append(Resource(cat.url, 200, _wiki_headers(body, _parse_ts(cat.modified), cat.revision), body,
+                            "wikipedia_category"))
+    for portal in portals:
+        body = _wikipedia.render_portal(portal, frozenset(redirects)).encode("utf-8")
+        res.append(Resource(portal.url, 200, _wiki_headers(body, _parse_ts(portal.modified), portal.revision), body,
+                            "wikipedia_portal"))
     for src, dst in redirects.items():
         if dst not in titles:
             raise ValueError(f"redirect {src!r} points to {dst!r}, which has no article")
@@ -174,6 +183,19 @@ def collect(site_dir: Path = SITE_DIR) -> list[Resource]:
             ("Vary", "Accept-Encoding"),
         )
         res.append(Resource(p.url, 200, headers, body, "arxiv_abs"))
+    for category in ax["listings"]:
+        body = _arxiv.render_listing(papers, category).encode("utf-8")
+        latest = max(p.versions[-1].when for p in _arxiv.listed(papers, category))
+        headers = (
+            ("Date", HTTP_DATE),
+            ("Server", "Apache"),
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Last-Modified", _http_date(latest)),
+            ("ETag", _etag(body, weak=False)),
+            ("Cache-Control", "max-age=3600"),
+            ("Vary", "Accept-Encoding"),
+        )
+        res.append(Resource(_arxiv.listing_url(category), 200, headers, body, "arxiv_listing"))
     for feed in ax["feeds"]:
         ids = feed["id_list"]
         body = _arxiv.render_atom(papers, ids, feed["updated"]).encode("utf-8")
@@ -190,7 +212,8 @@ def collect(site_dir: Path = SITE_DIR) -> list[Resource]:
         res.append(Resource(url, 200, headers, body, "arxiv_atom"))
 
     # ---- GitHub
-    accounts, repos = _github.load(_load_yaml("github.yaml"), site_dir / "github")
+    gh = _load_yaml("github.yaml")
+    accounts, repos = _github.load(gh, site_dir / "github")
     acc_by_login = {a.login: a for a in accounts}
     gh_html = [
         ("Server", "GitHub.com"),
@@ -208,6 +231,14 @@ def collect(site_dir: Path = SITE_DIR) -> list[Resource]:
         body = _github.render_repo(r, owner.type).encode("utf-8")
         headers = (("Date", HTTP_DATE), *gh_html, ("Last-Modified", _http_date(_parse_ts(r.pushed_at))), ("ETag", _etag(body)))
         res.append(Resource(r.url, 200, headers, body, "github_repo"))
+    for topic in _github.load_topics(gh):
+        members = _github.tagged(repos, topic.name)
+        if not members:
+            raise ValueError(f"topic page {topic.name!r} lists no repository: no repo has that topic")
+        body = _github.render_topic(topic, repos, accounts).encode("utf-8")
+        newest = max(_parse_ts(r.pushed_at) for r in members)
+        headers = (("Date", HTTP_DATE), *gh_html, ("Last-Modified", _http_date(newest)), ("ETag", _etag(body)))
+        res.append(Resource(topic.url, 200, headers, body, "github_topic"))
     for i, r in enumerate(repos):
         body = _github.render_api(r, acc_by_login[r.owner]).encode("utf-8")
         headers = (
