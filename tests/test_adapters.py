@@ -3,18 +3,18 @@ hostile input.
 
 Each archive is read once per module; pages are parsed once and shared. The 2014
 Wikipedia archive (608 pages, 90 MB) is read fully (fast) but only a deterministic
-sample of 31 pages is parsed. Tests skip with a clear message when the recorded data
-is not checked out beside the repository.
+sample of 31 pages is parsed. Without the recorded data beside the repository, tests skip
+with a message naming the missing file, or fail under CI (tests/webdata.py).
 """
 
 from __future__ import annotations
 
 import random
 import re
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from webdata import archive
 
 from crawl.adapters import parse_arxiv_atom_entries, parse_response, source_of
 from crawl.adapters.arxiv_atom import AtomParseError
@@ -23,7 +23,6 @@ from crawl.adapters.github_links import classify_github_url
 from crawl.adapters.wikipedia_html import classify_wikipedia_link, namespace_of
 from crawl.page import LinkKind, ParsedPage
 
-WEBDATA = Path(__file__).resolve().parents[1].parent / "shared" / "webdata"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 ATOM = {"Content-Type": "application/atom+xml; charset=UTF-8"}
@@ -46,9 +45,7 @@ WIKI_CHROME = (
 
 def read_archive(name: str) -> list[Record]:
     """All response records of ``name``.warc.gz as (url, status, headers, body)."""
-    path = WEBDATA / f"{name}.warc.gz"
-    if not path.exists():
-        pytest.skip(f"recorded web data not found: {path} (expected ../shared/webdata beside the repo)")
+    path = archive(name)
     from warcio.archiveiterator import ArchiveIterator
 
     out: list[Record] = []

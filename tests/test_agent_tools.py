@@ -36,7 +36,7 @@ from distill.llm.cache import RequestCache
 from distill.llm.client import LLMClient
 from distill.llm.roles import MissingCredential, RoleConfig
 from fake_llm_server import reply, status
-from webdata import SHARED, archive
+from webdata import archive, shared_path
 
 FAST = FetchSettings(per_host_delay_s=0)
 HERMITIAN = "https://en.wikipedia.org/wiki/Hermitian_matrix"
@@ -214,9 +214,7 @@ def test_dead_or_broken_backend_is_an_observation(tool_cache: ToolCache) -> None
 
 
 def _sample_search_observation() -> str:
-    path = SHARED / "webdancer" / "sample_traj_20.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} missing")
+    path = shared_path("webdancer", "sample_traj_20.jsonl")
     for line in path.read_text().splitlines():
         for message in json.loads(line)["messages"]:
             content = message["content"]
@@ -272,9 +270,7 @@ def test_serper_backend_reproduces_a_webdancer_observation(monkeypatch: pytest.M
 
 
 def _sample_visit_observation() -> str:
-    path = SHARED / "webdancer" / "sample_traj_20.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} missing")
+    path = shared_path("webdancer", "sample_traj_20.jsonl")
     for line in path.read_text().splitlines():
         for message in json.loads(line)["messages"]:
             if message["content"].startswith("<tool_response>\nThe useful information in "):

@@ -1,13 +1,13 @@
 """crawl.browser: JS rendering in system chromium with every byte coming from ``subfetch``.
 
-Browser tests need Debian's chromium (``scripts/install_system_deps.sh``) and are
-skipped without it. They share one browser on one event loop to stay fast.
+Browser tests need Debian's chromium (``scripts/install_system_deps.sh``): without it they
+skip, or fail under CI (the ``chromium`` fixture, tests/conftest.py). They share one
+browser on one event loop to stay fast.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -15,20 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import httpx
+import playwright.async_api  # noqa: F401  (a declared dependency: its absence fails, never skips)
 import pytest
 
-from crawl.browser import DEFAULT_CHROMIUM, BrowserRenderer, SubResponse, looks_js_only, matches_any
+from crawl.browser import BrowserRenderer, SubResponse, looks_js_only, matches_any
 
 T = TypeVar("T")
-
-HAVE_CHROMIUM = os.path.exists(DEFAULT_CHROMIUM)
-needs_chromium = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not HAVE_CHROMIUM,
-        reason=f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh (apt-get install chromium)",
-    ),
-]
 
 ARTICLE_TEXT = "The quokka is a small macropod found on Rottnest Island"
 
@@ -118,11 +110,8 @@ def test_matches_any() -> None:
 
 
 @pytest.fixture(scope="module")
-def browser_run() -> Iterator[tuple[Callable[[Awaitable[T]], T], BrowserRenderer]]:
+def browser_run(chromium: str) -> Iterator[tuple[Callable[[Awaitable[T]], T], BrowserRenderer]]:
     """One event loop + one BrowserRenderer for the module (browser start ~1-2 s)."""
-    if not HAVE_CHROMIUM:
-        pytest.skip(f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh")
-    pytest.importorskip("playwright.async_api")
     loop = asyncio.new_event_loop()
     renderer = BrowserRenderer(timeout_s=10.0, max_pages=2)
     loop.run_until_complete(renderer.__aenter__())
@@ -134,7 +123,6 @@ def browser_run() -> Iterator[tuple[Callable[[Awaitable[T]], T], BrowserRenderer
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh")
 def test_render_from_dict_all_requests_via_subfetch(browser_run: Any) -> None:
     run, renderer = browser_run
     assert renderer.launch_s is not None, "browser did not start"
@@ -167,7 +155,6 @@ def test_render_from_dict_all_requests_via_subfetch(browser_run: Any) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh")
 def test_prefetched_main_document_not_fetched_again(browser_run: Any) -> None:
     run, renderer = browser_run
     calls: list[tuple[str, str]] = []
@@ -179,7 +166,6 @@ def test_prefetched_main_document_not_fetched_again(browser_run: Any) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh")
 def test_blocked_document_and_non_http(browser_run: Any) -> None:
     run, renderer = browser_run
     calls: list[tuple[str, str]] = []
@@ -192,7 +178,6 @@ def test_blocked_document_and_non_http(browser_run: Any) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh")
 def test_timeout_when_subfetch_hangs(browser_run: Any) -> None:
     run, _shared = browser_run
     cancelled: list[str] = []
@@ -221,8 +206,7 @@ def test_timeout_when_subfetch_hangs(browser_run: Any) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh")
-def test_concurrent_renders_and_relaunch_after_browser_death() -> None:
+def test_concurrent_renders_and_relaunch_after_browser_death(chromium: str) -> None:
     active = 0
     peak = 0
 
@@ -258,8 +242,6 @@ def _strip_query(subfetch: Any) -> Any:
 
 @pytest.mark.browser
 def test_bad_executable_is_browser_error() -> None:
-    pytest.importorskip("playwright.async_api")
-
     async def go() -> Any:
         async with BrowserRenderer("/nonexistent/chromium", timeout_s=5) as r:
             return await r.render("http://js.test/", dict_subfetch(SITE, []))
@@ -331,7 +313,6 @@ HTTPX_UA = "seekforge-test-fetcher/1.0"
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not HAVE_CHROMIUM, reason=f"{DEFAULT_CHROMIUM} not found; run scripts/install_system_deps.sh")
 def test_real_server_with_httpx_subfetch(browser_run: Any) -> None:
     run, renderer = browser_run
     _Site.hits = []

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from crawl.miniweb import ARCHIVE_PATH
-from tests.webdata import archive
+from tests.webdata import archive, shared_path
 
 SEEKFORGE = str(Path(sys.executable).parent / "seekforge")
 
@@ -55,13 +55,7 @@ def test_replay_refuses_public_bind_with_clear_error() -> None:
 
 
 def test_convert_webdancer_through_parquet_is_byte_identical(tmp_path: Path) -> None:
-    from tests.webdata import SHARED
-
-    sample = SHARED / "webdancer" / "sample_traj_20.jsonl"
-    if not sample.exists():
-        import pytest
-
-        pytest.skip(f"{sample} not found (../shared is not beside the repo)")
+    sample = shared_path("webdancer", "sample_traj_20.jsonl")
     table, back, openai = tmp_path / "t.parquet", tmp_path / "back.jsonl", tmp_path / "openai.jsonl"
     assert json.loads(run("convert", str(sample), str(table), "--to", "parquet").stdout)["written"] == 20
     run("convert", str(table), str(back), "--from", "parquet", "--to", "webdancer")

@@ -7,11 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from trajectory_factory import answer, call, good, traj
-from webdata import SHARED
+from webdata import shared_path
 
 from pipelines.cli import main
-
-WEBDANCER = SHARED / "webdancer" / "sample_traj_20.jsonl"
 
 
 def _run(*args: str) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
@@ -22,17 +20,14 @@ def _run(*args: str) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
 
 
 def test_webdancer_file(tmp_path: Path) -> None:
-    if not WEBDANCER.exists():
-        import pytest
-
-        pytest.skip("../shared/webdancer missing")
-    records, summary = _run(str(WEBDANCER), "--format", "webdancer")
+    webdancer = shared_path("webdancer", "sample_traj_20.jsonl")
+    records, summary = _run(str(webdancer), "--format", "webdancer")
     assert len(records) == summary["total"] == 20 and [r["index"] for r in records] == list(range(20))
     # WebDancer's answers are sentences, its references short: F1 < 0.8 for every sample, but the
     # reference is in the span stating the answer for all but two (tests/test_correctness_spans.py)
     assert summary["funnel"]["correctness"] == {"in": 20, "kept": 18, "drops": {"answer_not_matched": 2}}
     assert [r["index"] for r in records if r["reasons"] == ["answer_not_matched"]] == [0, 9]
-    records, summary = _run(str(WEBDANCER), "--format", "webdancer", "--f1-threshold", "0")
+    records, summary = _run(str(webdancer), "--format", "webdancer", "--f1-threshold", "0")
     # the sample holds two rollouts of one question: the second is a duplicate question
     assert summary["kept"] == 19 and summary["funnel"]["validity"]["drops"] == {}
     assert [r["index"] for r in records if not r["keep"]] == [4] and records[4]["reasons"] == ["duplicate_question"]

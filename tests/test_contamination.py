@@ -20,12 +20,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from webdata import shared_path
 
 from filters.contamination import MIN_NEAR_TOKENS, BenchmarkFileError, BenchmarkIndex, Match, load_questions
 
-HOTPOT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "qa" / "hotpotqa"
-BENCH_FILE = HOTPOT_DIR / "dev_distractor_300.jsonl"
-OTHER_HOTPOT = HOTPOT_DIR / "dev_gold_subset121.json"
 SEEKFORGE = str(Path(sys.executable).parent / "seekforge")
 
 #: Hand-written light rewordings: benchmark question -> reworded copy.
@@ -103,15 +101,19 @@ SYNONYMS = {"what": "which", "which": "what", "film": "movie", "movie": "film", 
 
 
 @pytest.fixture(scope="module")
-def bench() -> list[str]:
-    if not BENCH_FILE.is_file():
-        pytest.skip(f"HotpotQA sample not found at {BENCH_FILE} (shared test data)")
-    return [json.loads(line)["question"] for line in BENCH_FILE.read_text("utf-8").splitlines() if line.strip()]
+def bench_file() -> Path:
+    """The 300-question HotpotQA dev sample (shared test data)."""
+    return shared_path("qa", "hotpotqa", "dev_distractor_300.jsonl")
 
 
 @pytest.fixture(scope="module")
-def index(bench: list[str]) -> BenchmarkIndex:
-    return BenchmarkIndex.from_files([BENCH_FILE])
+def bench(bench_file: Path) -> list[str]:
+    return [json.loads(line)["question"] for line in bench_file.read_text("utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def index(bench_file: Path, bench: list[str]) -> BenchmarkIndex:
+    return BenchmarkIndex.from_files([bench_file])
 
 
 def caught(index: BenchmarkIndex, pairs: list[tuple[str, str]]) -> list[tuple[str, str, Match | None]]:
@@ -207,13 +209,13 @@ def test_misspelled_names_are_caught(index: BenchmarkIndex, bench: list[str]) ->
     assert kinds["minhash"] > kinds["ngram"]  # the character check does this work
 
 
-def test_hand_reworded_copies(index: BenchmarkIndex, bench: list[str]) -> None:
+def test_hand_reworded_copies(index: BenchmarkIndex, bench: list[str], bench_file: Path) -> None:
     assert set(REWORDED) <= set(bench)
     misses = caught(index, [(copy, original) for original, copy in REWORDED.items()])
     assert misses == []
     for copy in REWORDED.values():
         m = index.match(copy)
-        assert m is not None and m.kind in ("ngram", "minhash") and m.file == str(BENCH_FILE)
+        assert m is not None and m.kind in ("ngram", "minhash") and m.file == str(bench_file)
         assert 0 < m.score <= 1
 
 
@@ -240,10 +242,9 @@ def test_unrelated_and_same_entity_questions_are_kept(index: BenchmarkIndex) -> 
 
 def test_other_hotpotqa_questions_are_kept(index: BenchmarkIndex, bench: list[str]) -> None:
     """Real HotpotQA questions not in the sample: same style, many on the same templates."""
-    if not OTHER_HOTPOT.is_file():
-        pytest.skip(f"{OTHER_HOTPOT} not found (shared test data)")
+    other_hotpot = shared_path("qa", "hotpotqa", "dev_gold_subset121.json")
     bench_set = set(bench)
-    others = [d["question"] for d in json.loads(OTHER_HOTPOT.read_text("utf-8")) if d["question"] not in bench_set]
+    others = [d["question"] for d in json.loads(other_hotpot.read_text("utf-8")) if d["question"] not in bench_set]
     assert len(others) >= 80
     assert [q for q in others if index.match(q) is not None] == []
 
@@ -352,7 +353,7 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_decontaminate(tmp_path: Path, bench: list[str]) -> None:
+def test_cli_decontaminate(tmp_path: Path, bench: list[str], bench_file: Path) -> None:
     original = next(iter(REWORDED))
     lines = [
         json.dumps({"question": bench[5], "answer": "x"}),  # 0 exact
@@ -368,7 +369,7 @@ def test_cli_decontaminate(tmp_path: Path, bench: list[str]) -> None:
     ]
     qa = tmp_path / "qa.jsonl"
     qa.write_bytes(("\n".join(lines) + "\n").encode() + b'{"question": "\xff"}\n')  # 9 not UTF-8
-    proc = subprocess.run([SEEKFORGE, "decontaminate", str(qa), "--benchmark", str(BENCH_FILE)],
+    proc = subprocess.run([SEEKFORGE, "decontaminate", str(qa), "--benchmark", str(bench_file)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from trajectory_factory import answer, call, traj
-from webdata import SHARED
+from webdata import shared_path
 
 from distill.agent.formats import from_webdancer
 from distill.agent.trajectory import Trajectory
@@ -36,16 +36,18 @@ from filters.pipeline import run_filters
 from filters.rules import ANSWER_NOT_MATCHED, check_correctness
 from pipelines.cli import main
 
-WEBDANCER = SHARED / "webdancer" / "sample_traj_20.jsonl"
 HAND_CHECKED_RIGHT = [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
 HAND_CHECKED_WRONG = [9]
 _ANSWER = re.compile(r"<answer>.*?</answer>", re.DOTALL)
 
 
+def _webdancer() -> Path:
+    # Fail, not skip, even outside CI: this is the acceptance test of the correctness rule on real answers.
+    return shared_path("webdancer", "sample_traj_20.jsonl", required=True)
+
+
 def _records() -> list[dict]:  # type: ignore[type-arg]
-    # Fail, not skip: this is the acceptance test of the correctness rule on real answers.
-    assert WEBDANCER.exists(), f"{WEBDANCER} missing: the shared test data must sit beside the repo at ../shared"
-    return [json.loads(line) for line in WEBDANCER.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in _webdancer().read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _filter(path: Path) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
@@ -84,7 +86,7 @@ def _swap_answers(records: list[dict], k: int) -> list[dict]:  # type: ignore[ty
 
 def test_webdancer_sample_is_recognised(tmp_path: Path) -> None:
     assert len(_records()) == 20
-    records, summary = _filter(WEBDANCER)
+    records, summary = _filter(_webdancer())
     correctness = summary["funnel"]["correctness"]
     assert correctness["in"] == 20 and correctness["kept"] >= 14
     dropped = {r["index"] for r in records if "answer_not_matched" in r["reasons"]}

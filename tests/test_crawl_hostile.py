@@ -67,11 +67,7 @@ def test_crawl_through_hostile_server_keeps_every_good_page(hostile_server) -> N
 
 @pytest.mark.browser
 @pytest.mark.timeout(120)
-def test_crawler_renders_javascript_only_page_through_its_own_fetcher(hostile_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium missing: scripts/install_system_deps.sh installs it")
+def test_crawler_renders_javascript_only_page_through_its_own_fetcher(chromium, hostile_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = hostile_server.url(hs.JS_ONLY)
     plain = run_crawl([url], source=SourceSettings(mode="http", allow_networks=("127.0.0.1",)), fetch=SETTINGS,
                       crawl=CrawlSettings(frontier=FrontierSettings(max_depth=0)))

