@@ -90,11 +90,6 @@ def parse_scores(text: str | None, n: int) -> ThoughtScores:
     return ThoughtScores(scores, rationales, error)
 
 
-def thoughts_of(think_texts: Sequence[Sequence[AtomicUnit]]) -> list[AtomicUnit]:
-    """Top-level atomic thoughts across turns (nested units are graded as part of their parent)."""
-    return [u for units in think_texts for u in units if u.depth == 0]
-
-
 async def score_thoughts(client: LLMClient, question: str, thoughts: Sequence[AtomicUnit], context: str, *,
                          role: str = "rrm", max_tokens: int = 600, max_thought_chars: int = 600) -> ThoughtScores:
     """One RRM call grading every thought of one rollout. Never raises."""

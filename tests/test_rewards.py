@@ -1,18 +1,24 @@
-"""Reward arithmetic (Atom-Searcher curriculum blend, format penalty) and RRM output parsing."""
+"""Reward arithmetic (Atom-Searcher curriculum blend, format penalty), the TRL-shaped reward
+functions, and RRM output parsing."""
 
 from __future__ import annotations
 
+import doctest
 import json
+from types import SimpleNamespace
 
 import pytest
 
+import train.rewards
 from distill.rrm import parse_scores
 from train.rewards import (
     aggregate_atr,
+    atom_searcher_blend,
     atom_searcher_reward,
     check_format,
     curriculum_alpha,
     outcome_f1,
+    webdancer_blend,
     webdancer_reward,
 )
 
@@ -31,12 +37,45 @@ def test_alpha_decays_linearly_to_zero() -> None:
 
 
 def test_blend_and_format_penalty() -> None:
-    assert atom_searcher_reward(False, 1.0, 1.0, 0.5) == -1.0
-    assert atom_searcher_reward(True, 0.4, 0.8, 0.5) == pytest.approx(0.6)
-    assert atom_searcher_reward(True, 0.4, 0.8, 0.0) == pytest.approx(0.4)
-    assert atom_searcher_reward(True, 0.4, None, 0.5) == pytest.approx(0.4)  # no usable RRM grade: outcome only
-    assert webdancer_reward(True, True) == pytest.approx(1.0) and webdancer_reward(True, False) == pytest.approx(0.1)
-    assert webdancer_reward(False, False) == 0.0
+    assert atom_searcher_blend(False, 1.0, 1.0, 0.5) == -1.0
+    assert atom_searcher_blend(True, 0.4, 0.8, 0.5) == pytest.approx(0.6)
+    assert atom_searcher_blend(True, 0.4, 0.8, 0.0) == pytest.approx(0.4)
+    assert atom_searcher_blend(True, 0.4, None, 0.5) == pytest.approx(0.4)  # no usable RRM grade: outcome only
+    assert webdancer_blend(True, True) == pytest.approx(1.0) and webdancer_blend(True, False) == pytest.approx(0.1)
+    assert webdancer_blend(False, False) == 0.0
+
+
+def test_doctests_of_the_reward_module() -> None:
+    """The examples in train/rewards.py are part of its contract (as in TRL's reward functions)."""
+    result = doctest.testmod(train.rewards, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, result
+
+
+def test_trl_shaped_rewards_read_columns_and_the_trainer_state() -> None:
+    """Called as GRPOTrainer calls a reward function: completions plus keyword columns."""
+    conversation = [{"role": "assistant", "content": CALL}, {"role": "user", "content": "<tool_response>x"},
+                    {"role": "assistant", "content": ANSWER}]
+    graded: list[str] = []
+
+    def rrm(items):  # type: ignore[no-untyped-def]
+        graded.extend(q for q, _, _ in items)
+        return [[1.0] * len(units) for _, units, _ in items]
+
+    metrics: dict[str, float] = {}
+    stats: dict[str, int] = {}
+    out = atom_searcher_reward([conversation, "no tags"], prompts=["p", "p"], answer=["Lutetia", "Paris"],
+                               aliases=[["Paris"], None], question=["q0", "q1"],
+                               thoughts=[["look it up", "found it"], ["x"]], observations=[["obs"], []],
+                               trainer_state=SimpleNamespace(global_step=3, max_steps=4), scorer=rrm, stats=stats,
+                               tool_names=TOOLS, log_metric=metrics.__setitem__)
+    assert out == [pytest.approx(0.125 * 1.0 + 0.875 * 1.0), -1.0]
+    assert graded == ["q0"] and stats == {"atr_asked": 1, "atr_graded": 1}  # broken rollouts are not graded
+    assert metrics["reward/alpha"] == pytest.approx(0.125) and metrics["reward/valid"] == 0.5
+    assert atom_searcher_reward(["<think>a</think><answer>Paris</answer>"], answer=["Paris"], max_steps=10) == [1.0]
+    with pytest.raises(ValueError, match="question and thoughts"):
+        atom_searcher_reward(["x"], answer=["y"], scorer=rrm)
+    assert webdancer_reward([conversation, conversation], answer=["Paris", "Rome"], tool_names=TOOLS) == [
+        pytest.approx(1.0), pytest.approx(0.1)]
 
 
 def test_format_validity() -> None:

@@ -11,8 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from train.rewards import thoughts_for_rrm
 from train.rl_rollout import EpisodeRunner, RolloutConfig, between_turns
-from train.rl_runner import EntropyRegulator, RLSettings, RolloutReward, thoughts_for_rrm
+from train.rl_runner import EntropyRegulator, RLSettings, RolloutReward
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("embedded_model")  # tests/conftest.py: skip, or fail under CI

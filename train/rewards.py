@@ -1,27 +1,64 @@
-"""Rewards for RL on agent rollouts: format, outcome F1, the atomic-thought reward, their blends.
+"""The RL rewards, in one place: Atom-Searcher's and WebDancer's, as TRL reward functions.
 
-Atom-Searcher (REFERENCE §5): R = -1 when the rollout breaks the format, otherwise
-``alpha_T * ATR + (1 - alpha_T) * F1`` with ``alpha_T = alpha_0 * (1 - T / T_max)``: early in
-training the process reward (the RRM's grades of the atomic thoughts) guides exploration,
-later the outcome decides. WebDancer's alternative is ``0.1 * format + 0.9 * judge``.
+Atom-Searcher (REFERENCE §5): R = :data:`FORMAT_PENALTY` (-1) when the rollout breaks the
+format, otherwise ``alpha_T * ATR + (1 - alpha_T) * F1`` with ``alpha_T = alpha_0 * (1 - T / T_max)``:
+early in training the process reward (the RRM's grades of the atomic thoughts) guides
+exploration, later the outcome decides. WebDancer's alternative is ``0.1 * format + 0.9 * correct``.
 
-Everything here is a pure function of text and numbers so the trainer's reward callables
-stay thin and the arithmetic is unit-tested on its own. Where the RRM gave no usable grade
-(ATR ``None``), the blend falls back to F1 alone instead of inventing a process score.
+:func:`atom_searcher_reward` and :func:`webdancer_reward` have TRL's reward-function shape,
+``(completions, **kwargs) -> list[float]``: the dataset's columns (``answer``, ``aliases``,
+``question``) and the fields a ``rollout_func`` returns (``turns``, ``thoughts``,
+``observations``) arrive as keyword lists with one entry per completion, ``trainer_state``
+gives the step of the curriculum and ``log_metric`` takes the reward's parts. Settings
+(tool names, ``alpha0``, the RRM ``scorer``) are keyword arguments to bind;
+:class:`train.rl_runner.RolloutReward` is that binding for seekforge's trainer.
+
+They are made of these pieces, each a pure function of text and numbers, unit-tested on its own:
+
+- format: :func:`check_format` (tags per turn by :func:`filters.rules.tag_problem`, the same check
+  the trajectory filters apply; the action by :func:`distill.agent.protocol.parse_turn`);
+- outcome: :func:`outcome_f1`, DeepResearcher's word F1 (:data:`REWARD_F1`) against the reference
+  and its aliases (:func:`filters.metrics.best_f1`);
+- process: :func:`thoughts_for_rrm` (what the RRM grades), :func:`rollout_atr` (one batch call to
+  the RRM), :func:`aggregate_atr` (one ATR from a rollout's grades);
+- schedule and blends: :func:`curriculum_alpha`, :func:`atom_searcher_blend`, :func:`webdancer_blend`.
+
+Where the RRM gave no usable grade (ATR ``None``), the blend falls back to F1 alone instead of
+inventing a process score.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Final, Literal
 
+from distill.agent.atomic import parse_units
 from distill.agent.protocol import parse_turn
+from distill.agent.trajectory import AtomicUnit
 from filters.metrics import Metric, best_f1
 from filters.rules import tag_problem
 
-
 Aggregation = Literal["mean", "min", "late_weighted"]
+
+#: A batch of (question, thoughts, context) -> per item, one grade in [0, 1] or None per thought.
+#: One call per reward batch, so an RRM endpoint grades a whole group concurrently.
+ThoughtScorer = Callable[[Sequence[tuple[str, Sequence[AtomicUnit], str]]], list[list[float | None]]]
+
+#: The reward of a rollout that breaks the protocol (Atom-Searcher).
+FORMAT_PENALTY: Final = -1.0
+#: The outcome F1 of both rewards: DeepResearcher's (see :mod:`filters.metrics`).
+REWARD_F1: Final[Metric] = "deepresearcher"
+#: Atom-Searcher's initial weight of the process reward.
+ALPHA0: Final = 0.5
+#: WebDancer's weights of format and correctness, and the F1 at which an answer counts as correct.
+WEBDANCER_FORMAT_WEIGHT: Final = 0.1
+WEBDANCER_CORRECT_WEIGHT: Final = 0.9
+WEBDANCER_CORRECT_F1: Final = 0.8
+#: The tools seekforge's agent is offered (the default ``tool_names``).
+AGENT_TOOLS: Final = frozenset({"search", "visit"})
+#: The RRM sees this many trailing characters of a rollout's observations as context.
+ATR_CONTEXT_CHARS: Final = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +68,27 @@ class FormatVerdict:
     answer: str = ""  # the final <answer> text when valid
 
 
-def check_format(assistant_turns: Sequence[str], tool_names: frozenset[str] | set[str]) -> FormatVerdict:
+def check_format(assistant_turns: Sequence[str], tool_names: Iterable[str] = AGENT_TOOLS) -> FormatVerdict:
     """Whether a rollout's assistant turns follow the protocol: per turn, balanced and ordered
     tags (``<think>`` first, then exactly one action), valid tool-call JSON naming a known tool,
-    no self-written ``<tool_response>``; tool calls on every turn but the last, which answers."""
+    no self-written ``<tool_response>``; tool calls on every turn but the last, which answers.
+
+    >>> call = '<think>look</think><tool_call>{"name": "search", "arguments": {"query": ["x"]}}</tool_call>'
+    >>> check_format([call, "<think>found</think><answer> Paris </answer>"])
+    FormatVerdict(valid=True, reason='', answer='Paris')
+    >>> check_format(["<answer>Paris</answer><think>hm</think>"]).reason
+    'turn0:think_after_action'
+    >>> check_format([call]).reason
+    'no_answer'
+    """
+    names = frozenset(tool_names)
     if not assistant_turns:
         return FormatVerdict(False, "no_turns")
     for i, text in enumerate(assistant_turns):
         problem = tag_problem(text)
         if problem:
             return FormatVerdict(False, f"turn{i}:{problem}")
-        turn = parse_turn(text, frozenset(tool_names))
+        turn = parse_turn(text, names)
         if turn.invalid_reason:
             return FormatVerdict(False, f"turn{i}:{turn.invalid_reason}")
         last = i == len(assistant_turns) - 1
@@ -54,15 +101,43 @@ def check_format(assistant_turns: Sequence[str], tool_names: frozenset[str] | se
     return FormatVerdict(False, "no_answer")  # unreachable; keeps type checkers content
 
 
-def outcome_f1(answer: str, reference: str, aliases: Sequence[str] = (), *, metric: Metric = "deepresearcher") -> float:
-    """Word F1 of the answer against the reference, max over aliases (DeepResearcher's reward by default)."""
-    golds = [g for g in (reference, *aliases) if g]
+def outcome_f1(answer: str, reference: str, aliases: Sequence[str] | None = (), *, metric: Metric = REWARD_F1) -> float:
+    """Word F1 of the answer against the reference, max over aliases (DeepResearcher's reward by default).
+
+    >>> outcome_f1("the city of Paris", "Paris")
+    0.4
+    >>> outcome_f1("Lutetia", "Paris", ["Lutetia"])
+    1.0
+    """
+    golds = [g for g in (reference, *(aliases or ())) if g]
     return best_f1(answer, golds, variant=metric) if golds and answer else 0.0
+
+
+def thoughts_for_rrm(turn_thoughts: Sequence[str]) -> list[AtomicUnit]:
+    """What the RRM grades: the top-level atomic units of every turn's thought; a thought
+    without units is one ``THOUGHT`` unit, an empty one nothing.
+
+    >>> [(u.tag, u.text) for u in thoughts_for_rrm(["<PLAN>a</PLAN><VERIFY>b</VERIFY>", "plain", " "])]
+    [('PLAN', 'a'), ('VERIFY', 'b'), ('THOUGHT', 'plain')]
+    """
+    out: list[AtomicUnit] = []
+    for think in turn_thoughts:
+        units = [u for u in parse_units(think) if u.depth == 0] if "<" in think else []
+        out.extend(units or ([AtomicUnit(tag="THOUGHT", text=think.strip())] if think.strip() else []))
+    return out
 
 
 def aggregate_atr(scores: Sequence[float | None], how: Aggregation = "mean") -> float | None:
     """One process reward from per-thought grades; ungraded thoughts are skipped.
-    ``late_weighted`` weights thought i by i+1 (later thoughts carry the conclusion)."""
+    ``late_weighted`` weights thought i by i+1 (later thoughts carry the conclusion).
+
+    >>> aggregate_atr([0.2, None, 0.8])
+    0.5
+    >>> aggregate_atr([0.0, 1.0], "late_weighted")
+    0.6666666666666666
+    >>> aggregate_atr([None, None]) is None
+    True
+    """
     graded = [s for s in scores if s is not None]
     if not graded:
         return None
@@ -76,20 +151,158 @@ def aggregate_atr(scores: Sequence[float | None], how: Aggregation = "mean") -> 
     raise ValueError(f"unknown ATR aggregation {how!r}; use mean, min or late_weighted")
 
 
-def curriculum_alpha(step: int, max_steps: int, alpha0: float = 0.5) -> float:
-    """alpha_T = alpha_0 * (1 - T / T_max), clipped to [0, alpha_0]."""
+def rollout_atr(scorer: ThoughtScorer, question: Sequence[str], thoughts: Sequence[Sequence[str]],
+                observations: Sequence[Sequence[str]] | None, valid: Sequence[bool], how: Aggregation = "mean",
+                stats: dict[str, int] | None = None) -> list[float | None]:
+    """ATR per rollout: the thoughts of the format-valid rollouts that have any go to the RRM in
+    one batch, with the last :data:`ATR_CONTEXT_CHARS` of their observations as context; the
+    others, and those the RRM graded nothing of, get None.
+
+    ``stats`` counts coverage: ``atr_asked`` (rollouts sent) and ``atr_graded`` (came back with
+    at least one grade); a dead RRM would otherwise turn the reward into F1 alone without a word.
+
+    >>> stats = {}
+    >>> rollout_atr(lambda items: [[1.0, None]] * len(items), ["q", "q"], [["<PLAN>a</PLAN><PLAN>b</PLAN>"], ["c"]],
+    ...             None, [True, False], stats=stats)
+    [1.0, None]
+    >>> stats
+    {'atr_asked': 1, 'atr_graded': 1}
+    """
+    atrs: list[float | None] = [None] * len(valid)
+    asks = [(i, thoughts_for_rrm(thoughts[i])) for i, ok in enumerate(valid) if ok]
+    asks = [(i, units) for i, units in asks if units]
+    if not asks:
+        return atrs
+    context = ["\n\n".join(observations[i] if observations else ())[-ATR_CONTEXT_CHARS:] for i, _ in asks]
+    grades = scorer([(question[i], units, ctx) for (i, units), ctx in zip(asks, context, strict=True)])
+    for (i, _), g in zip(asks, grades, strict=True):
+        atrs[i] = aggregate_atr(g, how)
+    if stats is not None:
+        stats["atr_asked"] = stats.get("atr_asked", 0) + len(asks)
+        stats["atr_graded"] = stats.get("atr_graded", 0) + sum(atrs[i] is not None for i, _ in asks)
+    return atrs
+
+
+def curriculum_alpha(step: int, max_steps: int, alpha0: float = ALPHA0) -> float:
+    """alpha_T = alpha_0 * (1 - T / T_max), clipped to [0, alpha_0].
+
+    >>> curriculum_alpha(0, 100), curriculum_alpha(50, 100), curriculum_alpha(150, 100)
+    (0.5, 0.25, 0.0)
+    """
     if max_steps <= 0:
         raise ValueError("max_steps must be positive")
     return alpha0 * min(1.0, max(0.0, 1.0 - step / max_steps))
 
 
-def atom_searcher_reward(valid: bool, f1: float, atr: float | None, alpha: float) -> float:
+def atom_searcher_blend(valid: bool, f1: float, atr: float | None, alpha: float) -> float:
+    """One rollout's Atom-Searcher reward from its parts.
+
+    >>> atom_searcher_blend(False, 1.0, 1.0, 0.5)
+    -1.0
+    >>> atom_searcher_blend(True, 0.4, 0.8, 0.5)
+    0.6000000000000001
+    >>> atom_searcher_blend(True, 0.4, None, 0.5)  # no usable RRM grade: the outcome alone
+    0.4
+    """
     if not valid:
-        return -1.0
+        return FORMAT_PENALTY
     if atr is None:
         return f1
     return alpha * atr + (1.0 - alpha) * f1
 
 
-def webdancer_reward(valid: bool, correct: bool) -> float:
-    return 0.1 * float(valid) + 0.9 * float(correct)
+def webdancer_blend(valid: bool, correct: bool) -> float:
+    """One rollout's WebDancer reward: 0.1 * format + 0.9 * correct.
+
+    >>> webdancer_blend(True, True), webdancer_blend(True, False), webdancer_blend(False, False)
+    (1.0, 0.1, 0.0)
+    """
+    return WEBDANCER_FORMAT_WEIGHT * float(valid) + WEBDANCER_CORRECT_WEIGHT * float(correct)
+
+
+def completion_turns(completion: str | Sequence[Mapping[str, Any]]) -> list[str]:
+    """The assistant turns of one TRL completion: a string is one turn, a conversation gives
+    its assistant messages.
+
+    >>> completion_turns([{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}])
+    ['a']
+    """
+    if isinstance(completion, str):
+        return [completion]
+    return [str(m.get("content") or "") for m in completion if m.get("role") == "assistant"]
+
+
+def _outcomes(completions: Sequence[Any], answer: Sequence[str], aliases: Sequence[Sequence[str] | None] | None,
+              turns: Sequence[Sequence[str]] | None, tool_names: Iterable[str],
+              metric: Metric) -> tuple[list[FormatVerdict], list[float]]:
+    """Format verdict and outcome F1 (0 for a broken format) of every rollout."""
+    names = frozenset(tool_names)
+    texts = turns if turns is not None else [completion_turns(c) for c in completions]
+    verdicts = [check_format(t, names) for t in texts]
+    f1s = [outcome_f1(v.answer, answer[i], aliases[i] if aliases else (), metric=metric) if v.valid else 0.0
+           for i, v in enumerate(verdicts)]
+    return verdicts, f1s
+
+
+def _log_means(log_metric: Callable[[str, float], None] | None, parts: Mapping[str, Sequence[float]]) -> None:
+    if log_metric is None:
+        return
+    for name, values in parts.items():
+        if values:
+            log_metric(f"reward/{name}", sum(values) / len(values))
+
+
+def atom_searcher_reward(completions: Sequence[Any], *, answer: Sequence[str],
+                         aliases: Sequence[Sequence[str] | None] | None = None,
+                         turns: Sequence[Sequence[str]] | None = None, question: Sequence[str] | None = None,
+                         thoughts: Sequence[Sequence[str]] | None = None,
+                         observations: Sequence[Sequence[str]] | None = None, trainer_state: Any = None,
+                         scorer: ThoughtScorer | None = None, stats: dict[str, int] | None = None,
+                         tool_names: Iterable[str] = AGENT_TOOLS, alpha0: float = ALPHA0, max_steps: int = 0,
+                         atr_aggregation: Aggregation = "mean", f1_metric: Metric = REWARD_F1,
+                         log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
+    """Atom-Searcher's reward per completion: :data:`FORMAT_PENALTY` for a broken format, else
+    ``alpha_T * ATR + (1 - alpha_T) * F1``.
+
+    ``turns`` (the rollout's assistant texts) is read when given, else the completion itself
+    (:func:`completion_turns`). ATR needs a ``scorer`` (the RRM, see :func:`rollout_atr`) and the
+    ``question`` and ``thoughts`` columns; without one the reward is F1 alone. alpha_T follows
+    ``trainer_state``'s ``global_step`` / ``max_steps`` (``max_steps`` here when the state has none).
+
+    >>> done = "<think>found it</think><answer>Ada Rinn</answer>"
+    >>> atom_searcher_reward([done, "Ada Rinn"], answer=["Ada Rinn", "Ada Rinn"])
+    [1.0, -1.0]
+    >>> half = lambda items: [[0.5] * len(units) for _, units, _ in items]
+    >>> atom_searcher_reward([done], answer=["Ada Rinn"], question=["Who?"], thoughts=[["found it"]], scorer=half)
+    [0.75]
+    """
+    step = int(getattr(trainer_state, "global_step", 0) or 0)
+    total = int(getattr(trainer_state, "max_steps", 0) or max_steps) or 1
+    alpha = curriculum_alpha(step, total, alpha0)
+    verdicts, f1s = _outcomes(completions, answer, aliases, turns, tool_names, f1_metric)
+    valid = [v.valid for v in verdicts]
+    atrs: list[float | None] = [None] * len(verdicts)
+    if scorer is not None:
+        if question is None or thoughts is None:
+            raise ValueError("the ATR needs the question and thoughts columns next to the scorer")
+        atrs = rollout_atr(scorer, question, thoughts, observations, valid, atr_aggregation, stats)
+    if log_metric is not None:
+        log_metric("reward/alpha", alpha)
+    _log_means(log_metric, {"valid": [float(v) for v in valid], "f1": f1s, "atr": [a for a in atrs if a is not None]})
+    return [atom_searcher_blend(v, f1, atr, alpha) for v, f1, atr in zip(valid, f1s, atrs, strict=True)]
+
+
+def webdancer_reward(completions: Sequence[Any], *, answer: Sequence[str],
+                     aliases: Sequence[Sequence[str] | None] | None = None,
+                     turns: Sequence[Sequence[str]] | None = None, tool_names: Iterable[str] = AGENT_TOOLS,
+                     correct_f1: float = WEBDANCER_CORRECT_F1, f1_metric: Metric = REWARD_F1,
+                     log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
+    """WebDancer's reward per completion: 0.1 * format + 0.9 * correct, an answer being correct
+    at an outcome F1 of at least ``correct_f1``.
+
+    >>> webdancer_reward(["<think>so</think><answer>Ada Rinn</answer>", "<answer>Ada</answer>"], answer=["Ada Rinn"] * 2)
+    [1.0, 0.1]
+    """
+    verdicts, f1s = _outcomes(completions, answer, aliases, turns, tool_names, f1_metric)
+    _log_means(log_metric, {"valid": [float(v.valid) for v in verdicts], "f1": f1s})
+    return [webdancer_blend(v.valid, f1 >= correct_f1) for v, f1 in zip(verdicts, f1s, strict=True)]

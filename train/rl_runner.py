@@ -5,9 +5,10 @@ What this adds to the stock trainer, and why:
 - **Rollouts** come from :mod:`train.rl_rollout` through ``rollout_func``: the policy calls the
   real ``search``/``visit`` tools between turns, and ``env_mask`` (0 on observations and
   template glue) becomes TRL's tool mask, so environment tokens never enter the loss.
-- **Reward** (:class:`RolloutReward`): Atom-Searcher's blend of the RRM's grades of the
-  thoughts (ATR) and the outcome F1 with the curriculum weight alpha_T read from the trainer
-  state (-1 when the rollout breaks the format), or WebDancer's 0.1 * format + 0.9 * correct.
+- **Reward** (:class:`RolloutReward`, binding :mod:`train.rewards`, where the arithmetic lives):
+  Atom-Searcher's blend of the RRM's grades of the thoughts (ATR) and the outcome F1 with the
+  curriculum weight alpha_T read from the trainer state (-1 when the rollout breaks the format),
+  or WebDancer's 0.1 * format + 0.9 * correct.
 - **DAPO dynamic sampling** (:class:`AgentGRPOTrainer`): a group whose rollouts all got the
   same reward has zero advantage everywhere; its tokens are taken out of the loss mask so
   they do not dilute the token-level normaliser, and the share of such groups is logged.
@@ -29,19 +30,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill.agent.atomic import parse_units
-from distill.agent.trajectory import AtomicUnit
-from train.rewards import (Aggregation, aggregate_atr, atom_searcher_reward, check_format, curriculum_alpha,
-                           outcome_f1, webdancer_reward)
+from filters.metrics import Metric
+from train.rewards import (ALPHA0, REWARD_F1, WEBDANCER_CORRECT_F1, Aggregation, ThoughtScorer, atom_searcher_reward,
+                           webdancer_reward)
 from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
 from train.sft_runner import device_and_dtype, progress_callback
 
 log = logging.getLogger(__name__)
-
-#: A batch of (question, thoughts, context) -> per item, one grade in [0, 1] or None per thought.
-#: One call per reward batch, so an RRM endpoint grades a whole group concurrently.
-ThoughtScorer = Callable[[Sequence[tuple[str, Sequence[AtomicUnit], str]]], list[list[float | None]]]
-
 
 @dataclass(frozen=True, slots=True)
 class RLSettings:
@@ -55,10 +50,10 @@ class RLSettings:
     loss_type: str = "dapo"  # token-level normalisation
     temperature: float = 1.0
     reward: str = "atom_searcher"  # atom_searcher | webdancer
-    alpha0: float = 0.5
+    alpha0: float = ALPHA0
     atr_aggregation: Aggregation = "mean"
-    f1_metric: str = "deepresearcher"
-    correct_f1: float = 0.8  # webdancer: the outcome counts as correct at this F1
+    f1_metric: Metric = REWARD_F1
+    correct_f1: float = WEBDANCER_CORRECT_F1  # webdancer: the outcome counts as correct at this F1
     mask_zero_variance_groups: bool = True
     entropy_base: float = 0.001  # DeepResearcher's entropy coefficient
     entropy_target: float = 0.3  # nats; set near the entropy logged early in training
@@ -113,62 +108,37 @@ class EntropyRegulator:
         return self.coef
 
 
-def thoughts_for_rrm(turn_thoughts: Sequence[str]) -> list[AtomicUnit]:
-    """Top-level atomic units of every turn's thought; a thought without units is one unit."""
-    out: list[AtomicUnit] = []
-    for think in turn_thoughts:
-        units = [u for u in parse_units(think) if u.depth == 0] if "<" in think else []
-        out.extend(units or ([AtomicUnit(tag="THOUGHT", text=think.strip())] if think.strip() else []))
-    return out
-
-
 class RolloutReward:
-    """The reward function TRL calls with the rollout fields returned by ``rollout_func``."""
+    """The reward function TRL calls: :func:`train.rewards.atom_searcher_reward` or
+    :func:`train.rewards.webdancer_reward` bound to the run's settings, tools and RRM scorer
+    (a class, not ``functools.partial``, because TRL names a reward by its ``__name__``).
+
+    ``stats`` gathers ATR coverage, ``atr_asked`` / ``atr_graded``: a dead RRM would otherwise
+    turn the Atom-Searcher reward into F1 only without a word."""
 
     def __init__(self, settings: RLSettings, tool_names: Sequence[str], scorer: ThoughtScorer | None,
                  stats: dict[str, int] | None = None) -> None:
         if settings.reward not in ("atom_searcher", "webdancer"):
             raise ValueError(f"unknown reward {settings.reward!r}; use atom_searcher or webdancer")
         self.settings, self.tool_names, self.scorer = settings, frozenset(tool_names), scorer
-        # ATR coverage: rollouts the RRM was asked to grade, and those it graded. A dead RRM
-        # would otherwise turn the Atom-Searcher reward into F1 only without a word.
         self.stats = stats if stats is not None else {}
         for key in ("atr_asked", "atr_graded"):
             self.stats.setdefault(key, 0)
         self.__name__ = settings.reward
 
     def __call__(self, prompts: list[Any], completions: list[Any], completion_ids: list[Any] | None = None, *,
-                 answer: list[str], aliases: list[list[str]], question: list[str], turns: list[list[str]],
-                 thoughts: list[list[str]], observations: list[list[str]], tool_calls: list[int],
-                 trainer_state: Any = None, log_metric: Callable[[str, float], None] | None = None,
-                 **_: Any) -> list[float]:
+                 tool_calls: list[int], log_metric: Callable[[str, float], None] | None = None,
+                 **columns: Any) -> list[float]:
         s = self.settings
-        step = int(getattr(trainer_state, "global_step", 0) or 0)
-        max_steps = int(getattr(trainer_state, "max_steps", 0) or s.max_steps) or 1
-        alpha = curriculum_alpha(step, max_steps, s.alpha0)
-        verdicts = [check_format(t, self.tool_names) for t in turns]
-        f1s = [outcome_f1(v.answer, answer[i], aliases[i] or (), metric=s.f1_metric) if v.valid else 0.0
-               for i, v in enumerate(verdicts)]
-        atrs: list[float | None] = [None] * len(turns)
-        if s.reward == "atom_searcher" and self.scorer is not None:
-            asks = [(i, thoughts_for_rrm(thoughts[i])) for i, v in enumerate(verdicts) if v.valid]
-            asks = [(i, units) for i, units in asks if units]
-            if asks:
-                grades = self.scorer([(question[i], units, "\n\n".join(observations[i])[-4000:]) for i, units in asks])
-                for (i, _), g in zip(asks, grades, strict=True):
-                    atrs[i] = aggregate_atr(g, s.atr_aggregation)
-                self.stats["atr_asked"] += len(asks)
-                self.stats["atr_graded"] += sum(atrs[i] is not None for i, _ in asks)
         if s.reward == "webdancer":
-            rewards = [webdancer_reward(v.valid, f1 >= s.correct_f1) for v, f1 in zip(verdicts, f1s, strict=True)]
+            rewards = webdancer_reward(completions, tool_names=self.tool_names, correct_f1=s.correct_f1,
+                                       f1_metric=s.f1_metric, log_metric=log_metric, **columns)
         else:
-            rewards = [atom_searcher_reward(v.valid, f1, atr, alpha) for v, f1, atr in zip(verdicts, f1s, atrs, strict=True)]
-        parts = {"valid": [float(v.valid) for v in verdicts], "f1": f1s, "atr": [a for a in atrs if a is not None]}
+            rewards = atom_searcher_reward(completions, tool_names=self.tool_names, scorer=self.scorer,
+                                           stats=self.stats, alpha0=s.alpha0, max_steps=s.max_steps,
+                                           atr_aggregation=s.atr_aggregation, f1_metric=s.f1_metric,
+                                           log_metric=log_metric, **columns)
         if log_metric is not None:
-            log_metric("reward/alpha", alpha)
-            for name, values in parts.items():
-                if values:
-                    log_metric(f"reward/{name}", sum(values) / len(values))
             log_metric("rollout/tool_calls", sum(tool_calls) / max(1, len(tool_calls)))
         return rewards
 
