@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -122,47 +123,30 @@ def qa_lint(qa_file: Path, max_answer_words: int, max_answer_chars: int, known_u
     from collections import Counter
 
     from distill.qa_rules import lint_qa
+    from pipelines.verdicts import Verdict, stream_verdicts
+
+    def fail(message: str) -> NoReturn:
+        click.echo(f"seekforge qa-lint: {message}", err=True)
+        sys.exit(2)
 
     known: set[str] | None = None
-    try:
-        if known_urls_file is not None:
+    if known_urls_file is not None:
+        try:
             known = {u.strip() for u in known_urls_file.read_text(encoding="utf-8").splitlines() if u.strip()}
-        stream = sys.stdin.buffer if str(qa_file) == "-" else qa_file.open("rb")
-    except OSError as exc:
-        click.echo(f"seekforge qa-lint: cannot read {exc.filename}: {exc.strerror}", err=True)
-        sys.exit(2)
-
+        except OSError as exc:
+            fail(f"cannot read {exc.filename}: {exc.strerror}")
     counts: Counter[str] = Counter()
-    kept = total = 0
-    out = sys.stdout
-    try:
-        with stream:
-            for raw in stream:
-                if not raw.strip():
-                    continue
-                verdict: dict[str, object] = {"index": total}
-                try:
-                    record_id, reasons = _qa_lint_line(raw, lint_qa, known, max_answer_words, max_answer_chars,
-                                                       flag_choices)
-                except _InvalidQARecord as exc:
-                    record_id, reasons = exc.record_id, [f"invalid_record: {exc}"]
-                    counts["invalid_record"] += 1
-                else:
-                    counts.update(reasons)
-                if record_id is not None:
-                    verdict["id"] = record_id
-                verdict["keep"] = not reasons
-                verdict["reasons"] = reasons
-                kept += not reasons
-                total += 1
-                out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
-        out.flush()
-    except BrokenPipeError:  # e.g. `seekforge qa-lint f.jsonl | head`: not an error
-        sys.stderr.close()
-        sys.exit(0)
-    except OSError as exc:
-        click.echo(f"seekforge qa-lint: error reading {qa_file}: {exc}", err=True)
-        sys.exit(2)
+
+    def judge(_lineno: int, raw: bytes) -> Verdict:
+        try:
+            record_id, reasons = _qa_lint_line(raw, lint_qa, known, max_answer_words, max_answer_chars, flag_choices)
+        except _InvalidQARecord as exc:
+            counts["invalid_record"] += 1
+            return Verdict([f"invalid_record: {exc}"], id=exc.record_id)
+        counts.update(reasons)
+        return Verdict(reasons, id=record_id)
+
+    kept, total = stream_verdicts(qa_file, judge, fail=fail)
     click.echo(f"kept {kept} of {total}; reasons: {json.dumps(dict(counts.most_common()))}", err=True)
 
 
@@ -319,43 +303,27 @@ def decontaminate(qa_file: Path, benchmarks: tuple[Path, ...], question_field: s
     from collections import Counter
 
     from filters.contamination import BenchmarkFileError, BenchmarkIndex
+    from pipelines.verdicts import Verdict, stream_verdicts
 
     try:
         index = BenchmarkIndex.from_files(benchmarks, question_field=question_field)
     except BenchmarkFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        stream = sys.stdin.buffer if str(qa_file) == "-" else qa_file.open("rb")
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {qa_file}: {exc.strerror or exc}") from exc
-
     counts: Counter[str] = Counter()
-    kept = total = 0
-    out = sys.stdout
-    try:
-        with stream:
-            for raw in stream:
-                if not raw.strip():
-                    continue
-                question = _decontaminate_question(raw)
-                match = index.match(question) if question is not None else None
-                if question is None:
-                    reasons = ["malformed_record"]
-                elif match is not None:
-                    reasons = [match.reason]
-                else:
-                    reasons = []
-                counts.update(reasons)
-                kept += not reasons
-                out.write(json.dumps({"index": total, "keep": not reasons, "reasons": reasons,
-                                      "match": match.question if match else None}, ensure_ascii=False) + "\n")
-                total += 1
-        out.flush()
-    except BrokenPipeError:  # e.g. `seekforge decontaminate ... | head`: not an error
-        sys.stderr.close()
-        sys.exit(0)
-    except OSError as exc:
-        raise click.ClickException(f"error reading {qa_file}: {exc}") from exc
+
+    def judge(_lineno: int, raw: bytes) -> Verdict:
+        question = _decontaminate_question(raw)
+        match = index.match(question) if question is not None else None
+        if question is None:
+            reasons = ["malformed_record"]
+        elif match is not None:
+            reasons = [match.reason]
+        else:
+            reasons = []
+        counts.update(reasons)
+        return Verdict(reasons, extra={"match": match.question if match else None})
+
+    kept, total = stream_verdicts(qa_file, judge)
     click.echo(f"kept {kept} of {total} against {len(index)} benchmark questions; "
                f"reasons: {json.dumps(dict(counts.most_common()))}", err=True)
 

@@ -9,7 +9,6 @@ run in the ``scored_trajectories`` asset.
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -51,62 +50,47 @@ def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_too
     from filters.metrics import normalize_answer
     from filters.rules import (RuleSettings, check_bounds, check_correctness, check_repetition,
                                check_tool_failures, check_validity)
+    from pipelines.verdicts import Verdict, stream_verdicts
 
     rules = RuleSettings(min_tool_calls=min_tool_calls, max_tool_calls=max_tool_calls,
                          max_ngram_repeats=max_ngram_repeats, f1_threshold=f1_threshold,
                          max_failed_tool_share=max_failed_tool_share)
-    try:
-        stream = sys.stdin.buffer if str(trajectory_file) == "-" else trajectory_file.open("rb")
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {trajectory_file}: {exc.strerror or exc}") from exc
-
     drops: dict[str, Counter[str]] = {s: Counter() for s in STAGES}
     questions: set[str] = set()
-    kept = total = 0
-    out = sys.stdout
-    try:
-        with stream:
-            for lineno, raw in enumerate(stream, start=1):
-                if not raw.strip():
-                    continue
-                found: dict[str, list[str]] = {}
-                try:
-                    obj = json.loads(raw.decode("utf-8"))
-                    if fmt == "webdancer":
-                        traj = from_webdancer(obj, line=lineno)
-                    elif isinstance(obj, dict):
-                        traj = Trajectory.from_row(obj)
-                    else:
-                        raise FormatError("not an object")
-                except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
-                    traj = None
-                    found["parse"] = ["malformed_record"]
-                if traj is not None:
-                    found["validity"] = check_validity(traj, rules) + check_tool_failures(traj, rules)
-                    found["repetition"] = check_repetition(traj, rules)
-                    found["bounds"] = check_bounds(traj, rules)
-                    found["correctness"] = check_correctness(traj, rules).reasons
-                    key = normalize_answer(traj.question)
-                    if key in questions:
-                        found["duplicates"] = ["duplicate_question"]
-                stage = next((s for s in STAGES if found.get(s)), "")
-                if stage:
-                    drops[stage][found[stage][0]] += 1
-                else:
-                    kept += 1
-                    questions.add(normalize_answer(traj.question))  # type: ignore[union-attr]
-                reasons = [r for s in STAGES for r in found.get(s, [])]
-                out.write(json.dumps({"index": total, "keep": not stage, "reasons": reasons}, ensure_ascii=False) + "\n")
-                total += 1
+
+    def judge(lineno: int, raw: bytes) -> Verdict:
+        found: dict[str, list[str]] = {}
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+            if fmt == "webdancer":
+                traj = from_webdancer(obj, line=lineno)
+            elif isinstance(obj, dict):
+                traj = Trajectory.from_row(obj)
+            else:
+                raise FormatError("not an object")
+        except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
+            traj = None
+            found["parse"] = ["malformed_record"]
+        if traj is not None:
+            found["validity"] = check_validity(traj, rules) + check_tool_failures(traj, rules)
+            found["repetition"] = check_repetition(traj, rules)
+            found["bounds"] = check_bounds(traj, rules)
+            found["correctness"] = check_correctness(traj, rules).reasons
+            if normalize_answer(traj.question) in questions:
+                found["duplicates"] = ["duplicate_question"]
+        stage = next((s for s in STAGES if found.get(s)), "")
+        if stage:
+            drops[stage][found[stage][0]] += 1
+        else:
+            questions.add(normalize_answer(traj.question))  # type: ignore[union-attr]
+        return Verdict([r for s in STAGES for r in found.get(s, [])])
+
+    def summary(kept: int, total: int) -> dict[str, object]:
         funnel = Funnel()
         remaining = total
         for s in STAGES:
             funnel.add_stage(s, remaining, drops[s])
             remaining -= sum(drops[s].values())
-        out.write(json.dumps({"funnel": funnel.to_dict(), "kept": kept, "total": total}) + "\n")
-        out.flush()
-    except BrokenPipeError:  # `seekforge filter ... | head`
-        sys.stderr.close()
-        sys.exit(0)
-    except OSError as exc:
-        raise click.ClickException(f"error reading {trajectory_file}: {exc}") from exc
+        return {"funnel": funnel.to_dict(), "kept": kept, "total": total}
+
+    stream_verdicts(trajectory_file, judge, summary=summary)
