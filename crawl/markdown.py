@@ -16,7 +16,7 @@ import re
 
 from bs4 import NavigableString, Tag
 
-__all__ = ["Renderer", "html_to_markdown", "inline_text", "plain_text", "collapse_ws"]
+__all__ = ["Renderer", "html_to_markdown", "inline_text", "plain_text", "collapse"]
 
 # Never rendered: executable, media, form controls, document metadata.
 SKIP_TAGS = frozenset(
@@ -44,9 +44,10 @@ _NL_SPACES = re.compile(r" ?\n ?")
 _MANY_NL = re.compile(r"\n{3,}")
 
 
-def collapse_ws(text: str) -> str:
-    """All whitespace runs (incl. NBSP) to one space, stripped."""
-    return _WS.sub(" ", text).strip()
+def collapse(text: str | None) -> str:
+    """All whitespace runs (incl. NBSP) to one space, stripped ('' for None); the adapters'
+    one whitespace rule (they import it through :mod:`crawl.adapters.common`)."""
+    return _WS.sub(" ", text).strip() if text else ""
 
 
 class Renderer:
@@ -119,7 +120,7 @@ class Renderer:
                 quoted = "\n\n".join(sub.blocks)
                 self.blocks.append("\n".join("> " + line if line else ">" for line in quoted.split("\n")))
         elif name == "code" or name == "kbd" or name == "samp" or name == "tt":
-            code = collapse_ws(child.get_text())
+            code = collapse(child.get_text())
             if code:
                 self.inline.append("`" + code + "`")
         elif name == "hr":
@@ -202,14 +203,14 @@ def inline_text(node: Tag) -> str:
     sub = Renderer(flat_tables=True)
     sub.walk(node)
     sub.flush()
-    return collapse_ws(" ".join(sub.blocks))
+    return collapse(" ".join(sub.blocks))
 
 
 def plain_text(node: Tag) -> str:
     """Plain text of ``node`` without markdown markup, whitespace collapsed."""
     parts: list[str] = []
     _plain(node, parts)
-    return collapse_ws("".join(parts))
+    return collapse("".join(parts))
 
 
 def _plain(node: Tag, parts: list[str]) -> None:
@@ -239,5 +240,5 @@ def html_to_markdown(node: Tag) -> str:
         r.walk(node)
         r.flush()
     except RecursionError:
-        return collapse_ws(node.get_text(" "))
+        return collapse(node.get_text(" "))
     return _MANY_NL.sub("\n\n", "\n\n".join(r.blocks)).strip()

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from bs4 import BeautifulSoup, Tag
 
-from crawl.adapters.common import LinkSet, canon, collapse, finish, make_soup, split_url, url_parts
+from crawl.adapters.common import LinkSet, anchor_ids, collapse, collect_links, finish, make_soup, split_url, url_parts
 from crawl.markdown import plain_text
 from crawl.page import LinkKind, ParsedPage
 from crawl.validity import check_validity
@@ -86,6 +86,12 @@ def _cell(soup: BeautifulSoup, cls: str) -> Tag | None:
     return cell if isinstance(cell, Tag) else None
 
 
+def arxiv_links(soup: BeautifulSoup, url: str, arxiv_id: str, main: object) -> LinkSet:
+    """The links of an arXiv page, typed by :func:`classify_arxiv_link` (``main``: the main column)."""
+    in_main = anchor_ids(main)
+    return collect_links(soup, url, lambda link, a: classify_arxiv_link(link, arxiv_id, id(a) in in_main))
+
+
 def parse_arxiv_abs(url: str, status: int, html: str) -> ParsedPage:
     """Parse an arXiv ``/abs/`` page into id/title/authors/abstract/categories/dates."""
     soup = make_soup(html)
@@ -95,16 +101,7 @@ def parse_arxiv_abs(url: str, status: int, html: str) -> ParsedPage:
     arxiv_id = bare_id(metas[0]) if metas else (m.group(1) if m else "")
 
     # Links first, on the untouched tree: main column vs. header/footer/sidebar.
-    main = soup.find(id="abs") or soup.find(id="content-inner") or soup.find("main")
-    in_main: set[int] = {id(a) for a in main.find_all("a", href=True)} if isinstance(main, Tag) else set()
-    links = LinkSet()
-    for a in soup.find_all("a", href=True):
-        href = a.get("href")
-        if not isinstance(href, str):
-            continue
-        link = canon(href, url)
-        if link:
-            links.add(link, classify_arxiv_link(link, arxiv_id, id(a) in in_main), a.get_text())
+    links = arxiv_links(soup, url, arxiv_id, soup.find(id="abs") or soup.find(id="content-inner") or soup.find("main"))
 
     h1 = soup.find("h1", class_="title")
     title = _strip_descriptor(h1) if isinstance(h1, Tag) else ""

@@ -28,8 +28,8 @@ from urllib.parse import parse_qs, unquote
 
 from bs4 import BeautifulSoup, Tag
 
-from crawl.adapters.arxiv_abs import ARXIV_ID, bare_id, classify_arxiv_link
-from crawl.adapters.common import LinkSet, canon, collapse, make_soup, split_url
+from crawl.adapters.arxiv_abs import ARXIV_ID, arxiv_links, bare_id
+from crawl.adapters.common import canon, collapse, make_soup, split_url
 from crawl.adapters.listing import ListItem, listing_page, render
 from crawl.page import ParsedPage
 
@@ -60,16 +60,6 @@ def _text(el: object) -> str:
 
 def _int(text: str) -> int | None:
     return int(text.replace(",", "")) if text else None
-
-
-def _links(soup: BeautifulSoup, url: str, main: Tag | None) -> LinkSet:
-    in_main = {id(a) for a in main.find_all("a", href=True)} if main is not None else set()
-    links = LinkSet()
-    for a in soup.find_all("a", href=True):
-        link = canon(str(a["href"]), url)
-        if link:
-            links.add(link, classify_arxiv_link(link, "", id(a) in in_main), a.get_text())
-    return links
 
 
 def _main(soup: BeautifulSoup) -> Tag | None:
@@ -111,7 +101,7 @@ def parse_arxiv_listing(url: str, status: int, html: str) -> ParsedPage:
     """A category listing (``/list/<cat>/<period>``)."""
     soup = make_soup(html)
     main = _main(soup)
-    links = _links(soup, url, main)
+    links = arxiv_links(soup, url, "", main)
     items = _list_items(main, url) if main is not None else []
     parts = split_url(url)
     m = _LIST_PATH.match(unquote(parts.path)) if parts else None
@@ -157,7 +147,7 @@ def parse_arxiv_search(url: str, status: int, html: str) -> ParsedPage:
     soup = make_soup(html)
     main = soup.find("main") or soup.find(id="main-container") or soup.body
     main = main if isinstance(main, Tag) else None
-    links = _links(soup, url, main)
+    links = arxiv_links(soup, url, "", main)
     items = _search_items(main, url) if main is not None else []
     parts = split_url(url)
     query = parse_qs(parts.query if parts else "")

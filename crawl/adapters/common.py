@@ -11,12 +11,13 @@ import codecs
 import json
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHTMLWarning
 
+from crawl.markdown import collapse
 from crawl.page import Link, LinkKind, ParsedPage
 from crawl.urls import canonicalize
 from crawl.validity import check_validity, is_structured_kind
@@ -24,7 +25,6 @@ from crawl.validity import check_validity, is_structured_kind
 _CHARSET_IN_CT = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"<\?xml[^>]{0,100}?encoding\s*=\s*[\"']([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
-_WS = re.compile(r"\s+")
 
 
 # Crawled bodies routinely look like XML or like a bare URL; bs4 warns about both,
@@ -124,11 +124,6 @@ def decode_body(body: bytes, headers: Mapping[str, str] | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def collapse(text: str | None) -> str:
-    """Whitespace runs to one space, stripped ('' for None)."""
-    return _WS.sub(" ", text).strip() if text else ""
-
-
 def split_url(url: str) -> SplitResult | None:
     try:
         parts = urlsplit(url)
@@ -204,6 +199,24 @@ class LinkSet:
             return
         self._seen.add(key)
         self.links.append(Link(url=url, kind=kind, text=collapse(text)[:200]))
+
+
+def anchor_ids(el: object) -> set[int]:
+    """ids of the ``<a href>`` elements inside ``el`` (none when it is not an element): for
+    telling a page's main column from its chrome by identity, not by position."""
+    return {id(a) for a in el.find_all("a", href=True)} if isinstance(el, Tag) else set()
+
+
+def collect_links(soup: BeautifulSoup, base: str, classify: Callable[[str, Tag], LinkKind]) -> LinkSet:
+    """Every ``<a href>`` of the page as a canonical link, in page order, typed by
+    ``classify(url, anchor)``; the anchor is passed so the adapter can ask where it stands."""
+    links = LinkSet()
+    for a in soup.find_all("a", href=True):
+        href = a.get("href")
+        link = canon(href, base) if isinstance(href, str) else None
+        if link:
+            links.add(link, classify(link, a), a.get_text())
+    return links
 
 
 def finish(page: ParsedPage, status: int, *, html: str | None = None) -> ParsedPage:

@@ -13,7 +13,7 @@ import re
 
 from bs4 import BeautifulSoup, Tag
 
-from crawl.adapters.common import LinkSet, canon, collapse, finish, make_soup, split_url
+from crawl.adapters.common import LinkSet, anchor_ids, collapse, collect_links, finish, make_soup, split_url
 from crawl.adapters.github_links import classify_github_url
 from crawl.markdown import html_to_markdown
 from crawl.page import ParsedPage
@@ -99,10 +99,16 @@ def _chrome_ids(soup: BeautifulSoup) -> set[int]:
     """ids of links in the site header, footer and nav bars."""
     out: set[int] = set()
     for el in soup.find_all(["header", "footer", "nav"]):
-        out.update(id(a) for a in el.find_all("a", href=True))
+        out.update(anchor_ids(el))
     for el in soup.find_all(class_=["Header", "footer", "js-header-wrapper", "AppHeader"]):
-        out.update(id(a) for a in el.find_all("a", href=True))
+        out.update(anchor_ids(el))
     return out
+
+
+def github_links(soup: BeautifulSoup, url: str) -> LinkSet:
+    """The links of a github.com page, typed by :func:`classify_github_url` (site chrome apart)."""
+    chrome = _chrome_ids(soup)
+    return collect_links(soup, url, lambda link, a: classify_github_url(link, chrome_area=id(a) in chrome))
 
 
 def full_name_from_url(url: str) -> str:
@@ -116,15 +122,7 @@ def parse_github_repo(url: str, status: int, html: str) -> ParsedPage:
     soup = make_soup(html)
     full_name = full_name_from_url(url)
 
-    chrome = _chrome_ids(soup)
-    links = LinkSet()
-    for a in soup.find_all("a", href=True):
-        href = a.get("href")
-        if not isinstance(href, str):
-            continue
-        link = canon(href, url)
-        if link:
-            links.add(link, classify_github_url(link, chrome_area=id(a) in chrome), a.get_text())
+    links = github_links(soup, url)
 
     readme = soup.find("article", class_="markdown-body")
     description = _description(soup)

@@ -34,8 +34,8 @@ from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
-from crawl.adapters.common import LinkSet, canon, collapse, make_soup, split_url
-from crawl.adapters.github_html import _chrome_ids, parse_count
+from crawl.adapters.common import canon, collapse, make_soup, split_url
+from crawl.adapters.github_html import github_links, parse_count
 from crawl.adapters.github_links import classify_github_url
 from crawl.adapters.listing import ListItem, listing_page, render
 from crawl.page import LinkKind, ParsedPage
@@ -172,16 +172,6 @@ def _embedded_items(soup: BeautifulSoup, page_url: str, default_owner: str) -> l
     return items
 
 
-def _links(soup: BeautifulSoup, url: str) -> LinkSet:
-    chrome = _chrome_ids(soup)
-    links = LinkSet()
-    for a in soup.find_all("a", href=True):
-        link = canon(str(a["href"]), url)
-        if link:
-            links.add(link, classify_github_url(link, chrome_area=id(a) in chrome), a.get_text())
-    return links
-
-
 def _h1(main: Tag) -> Tag | None:
     h1 = main.find("h1")
     return h1 if isinstance(h1, Tag) else None
@@ -211,7 +201,7 @@ def parse_github_topic(url: str, status: int, html: str) -> ParsedPage:
     title = f"Topic: {name}"
     text = render(title, intro, [("", items)])
     return listing_page(url, status, source=SOURCE, listing="github_topic", title=title, text=text, items=items,
-                        links=_links(soup, url).links, fields=fields, html=html)
+                        links=github_links(soup, url).links, fields=fields, html=html)
 
 
 def parse_github_repositories(url: str, status: int, html: str) -> ParsedPage:
@@ -228,4 +218,4 @@ def parse_github_repositories(url: str, status: int, html: str) -> ParsedPage:
     title = f"Repositories of {name}" if name else "Repositories"
     text = render(title, f"{len(items)} repositories listed.", [("", items)])
     return listing_page(url, status, source=SOURCE, listing="github_repositories", title=title, text=text,
-                        items=items, links=_links(soup, url).links, fields={"owner": owner, "name": name}, html=html)
+                        items=items, links=github_links(soup, url).links, fields={"owner": owner, "name": name}, html=html)

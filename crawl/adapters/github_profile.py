@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from bs4 import Tag
 
-from crawl.adapters.common import LinkSet, canon, collapse, finish, make_soup, split_url
-from crawl.adapters.github_html import _chrome_ids, parse_count
+from crawl.adapters.common import canon, collapse, finish, make_soup, split_url
+from crawl.adapters.github_html import github_links, parse_count
 from crawl.adapters.github_links import classify_github_url
 from crawl.page import LinkKind, ParsedPage
 
@@ -55,12 +55,7 @@ def parse_github_profile(url: str, status: int, html: str) -> ParsedPage:
     parts = split_url(url)
     login = ([s for s in (parts.path if parts else "").split("/") if s] or [""])[0]
     main = soup.find("main") or soup.body or soup
-    chrome = _chrome_ids(soup)
-    links = LinkSet()
-    for a in soup.find_all("a", href=True):
-        link = canon(str(a["href"]), url)
-        if link:
-            links.add(link, classify_github_url(link, chrome_area=id(a) in chrome), a.get_text())
+    links = github_links(soup, url)
 
     is_user = main.find(class_="h-card") is not None
     name = _text_of(main.find(class_="p-name")) or _text_of(main.find("h1")) or login
