@@ -300,7 +300,8 @@ def webdancer_reward(completions: Sequence[Any], *, answer: Sequence[str],
     """WebDancer's reward per completion: 0.1 * format + 0.9 * correct, an answer being correct
     at an outcome F1 of at least ``correct_f1``.
 
-    >>> webdancer_reward(["<think>so</think><answer>Ada Rinn</answer>", "<answer>Ada</answer>"], answer=["Ada Rinn"] * 2)
+    >>> completions = ["<think>so</think><answer>Ada Rinn</answer>", "<answer>Ada</answer>"]
+    >>> webdancer_reward(completions, answer=["Ada Rinn", "Ada Rinn"])
     [1.0, 0.1]
     """
     verdicts, f1s = _outcomes(completions, answer, aliases, turns, tool_names, f1_metric)

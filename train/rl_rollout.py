@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from distill.agent.protocol import TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn
+from distill.agent.protocol import TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn, truncate_observation
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,6 @@ def between_turns(tokenizer: Any, observation: str) -> str:
     return text.split(_SENTINEL, 1)[1]
 
 
-def _truncate(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[:limit].rstrip() + f"\n[... observation truncated: {len(text) - limit} more characters]"
-
-
 class EpisodeRunner:
     """Runs one episode at a time; ``tool`` executes a validated call and returns the observation."""
 
@@ -165,7 +159,7 @@ class EpisodeRunner:
                 except Exception as exc:  # the environment failing is an observation, not a lost rollout
                     log.warning("tool %s failed in an RL rollout: %s", turn.name, exc)
                     observation = f"The {turn.name} tool failed: {type(exc).__name__}."
-                observation = _truncate(observation, cfg.max_observation_chars)
+                observation, _ = truncate_observation(observation, cfg.max_observation_chars)
             ep.observations.append(observation)
             glue = between_turns(self.tokenizer, observation)
             if ended_eos and glue.startswith(self.tokenizer.eos_token or "\x00"):

@@ -19,7 +19,8 @@ from typing import Any
 
 from distill.agent.answers import observed_answers
 from distill.agent.grammar import action_grammar
-from distill.agent.protocol import TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn, render_turn
+from distill.agent.protocol import (TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn, render_turn,
+                                     truncate_observation)
 from distill.agent.styles import Style, SystemPrompt, user_message
 from distill.agent.tools import BAD_ARGUMENTS, TOOL_ERROR, Tool, ToolArgumentError
 from distill.agent.trajectory import Step, Trajectory
@@ -62,12 +63,6 @@ class QAItem:
     aliases: list[str] = field(default_factory=list)
 
 
-def _truncate(text: str, limit: int) -> tuple[str, bool]:
-    if len(text) <= limit:
-        return text, False
-    return text[:limit].rstrip() + f"\n[... observation truncated: {len(text) - limit} more characters]", True
-
-
 class _Run:
     """State of one rollout."""
 
@@ -102,7 +97,7 @@ class _Run:
             if size <= self.settings.max_context_chars:
                 break
             content = msgs[i]["content"]
-            short, cut = _truncate(content, self.settings.stale_observation_chars)
+            short, cut = truncate_observation(content, self.settings.stale_observation_chars)
             if cut:
                 msgs[i] = {"role": "user", "content": short + "</tool_response>"}
                 size -= len(content) - len(msgs[i]["content"])
@@ -199,7 +194,7 @@ class _Run:
             step.tool_outcomes, step.tool_error = [TOOL_ERROR], f"{type(exc).__name__}: {exc}"[:300]
             return False
         step.tool_outcomes, step.tool_status, step.tool_error = list(res.outcomes), res.http_status, res.error
-        step.observation, step.observation_truncated = _truncate(res.text, self.settings.max_observation_chars)
+        step.observation, step.observation_truncated = truncate_observation(res.text, self.settings.max_observation_chars)
         for m in _URL.finditer(step.observation):
             url = m.group(1) or m.group(2)
             if url not in self.urls:

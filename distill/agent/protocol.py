@@ -22,6 +22,26 @@ _BLOCK = {
 _OPEN = {name: f"<{name}>" for name in ("think", "tool_call", "answer")}
 TOOL_RESPONSE_OPEN = "<tool_response>"
 
+#: What a cut observation ends with (the agent is told how much it did not see).
+TRUNCATION_NOTE = "\n[... observation truncated: {more} more characters]"
+
+
+def truncate_observation(text: str, limit: int) -> tuple[str, bool]:
+    r"""``text`` cut to ``limit`` characters with :data:`TRUNCATION_NOTE`, and whether it was cut.
+
+    One rule for the ReAct loop that writes the SFT data and the RL rollouts, so the policy
+    sees observations cut the same way in both.
+
+    >>> truncate_observation("abcdef  ghij", 8)
+    ('abcdef\n[... observation truncated: 4 more characters]', True)
+    >>> truncate_observation("short", 8)
+    ('short', False)
+    """
+    if len(text) <= limit:
+        return text, False
+    return text[:limit].rstrip() + TRUNCATION_NOTE.format(more=len(text) - limit), True
+
+
 # Invalid-action reasons, in the order they are checked.
 INVALID_REASONS = (
     "empty", "truncated", "no_action", "both_call_and_answer", "multiple_actions", "bad_json", "not_an_object",
