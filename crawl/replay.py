@@ -11,7 +11,6 @@ hold anything a crawl saw, and it is not meant to be published.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from crawl.loop_thread import LoopThread
 from crawl.transports import NOT_IN_ARCHIVE_HEADER, ORIGINAL_SCHEME_HEADER, REPLAYED_HEADER
 from crawl.urls import canonicalize
 from crawl.warc import WarcIndex
@@ -101,39 +101,22 @@ class ReplayServer:
         self.index = warc_paths if isinstance(warc_paths, WarcIndex) else WarcIndex(list(warc_paths))
         self.host = host
         self.port = port
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._bg = LoopThread("seekforge-replay")
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> ReplayServer:
-        self._thread = threading.Thread(target=self._run, name="seekforge-replay", daemon=True)
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None:
-            raise RuntimeError(f"replay server failed to start: {self._error}") from self._error
+        try:
+            self._bg.start(self._serve, cleanup=self._cleanup, timeout=30)
+        except Exception as exc:
+            raise RuntimeError(f"replay server failed to start: {exc}") from exc
         return self
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-            loop.run_forever()
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._error = exc
-            self._ready.set()
-        finally:
-            if self._runner is not None:
-                loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
     async def _serve(self) -> None:
+        """Bind and start serving (on the server's loop); sets the port when it was 0."""
         app = make_app(self.index, self_hosts=[self.host])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -142,13 +125,13 @@ class ReplayServer:
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        self._ready.set()
+
+    async def _cleanup(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def stop(self) -> None:
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._bg.stop()
 
     def __enter__(self) -> ReplayServer:
         return self.start()

@@ -7,9 +7,9 @@ openai SDK or httpx would test our assumptions about those layers, not the layer
 themselves. This module speaks HTTP/1.1 over raw ``asyncio.start_server`` streams, so
 every byte written and every connection closed is under the test's control.
 
-The server runs its own asyncio loop in a daemon thread, so it serves sync tests that
-drive the client with ``asyncio.run`` as well as benchmarks. It binds an OS-assigned
-free port and keeps all state per instance.
+The server runs its own asyncio loop in a daemon thread (:class:`crawl.loop_thread.LoopThread`),
+so it serves sync tests that drive the client with ``asyncio.run`` as well as benchmarks. It
+binds an OS-assigned free port and keeps all state per instance.
 
 Replies to ``POST /v1/chat/completions`` are *scripted*: the test queues behaviours
 (consumed one per request, in order) and, when the queue is empty, a default
@@ -63,6 +63,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
+
+from crawl.loop_thread import LoopThread
 
 __all__ = [
     "Behaviour", "FakeLLMServer", "RecordedRequest", "delay", "drop", "echo_reply", "empty_choices", "hang",
@@ -247,40 +249,24 @@ class FakeLLMServer:
         self._in_flight = 0
         self._max_in_flight = 0
         self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bg = LoopThread("fake-llm-server")
         self._server: asyncio.AbstractServer | None = None
         self._stopping: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> FakeLLMServer:
-        if self._thread is not None:
+        if self._bg.started:
             return self
-        self._thread = threading.Thread(target=self._run, name="fake-llm-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake LLM server did not start within 10 s")
-        if self._startup_error is not None:
-            raise RuntimeError("fake LLM server failed to start") from self._startup_error
+        try:
+            self._bg.start(self._start_server, timeout=10)
+        except Exception as exc:
+            raise RuntimeError("fake LLM server failed to start") from exc
         return self
 
     def stop(self) -> None:
         """Release hanging handlers, close every connection, join the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if loop.is_running():
-            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-            try:
-                fut.result(10)
-            except Exception:  # noqa: BLE001 - best effort: the thread is a daemon anyway
-                pass
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._thread = None
+        self._bg.stop(self._shutdown, 10)
 
     def __enter__(self) -> FakeLLMServer:
         return self.start()
@@ -355,23 +341,6 @@ class FakeLLMServer:
             self._max_in_flight = self._in_flight
 
     # -- event loop side ---------------------------------------------------
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._start_server())
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
-            self._startup_error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
-
     async def _start_server(self) -> None:
         self._stopping = asyncio.Event()
         self._server = await asyncio.start_server(self._on_connection, self.host, 0, limit=_MAX_HEADER_BYTES * 4)

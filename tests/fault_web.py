@@ -106,4 +106,3 @@ class FaultyReplayServer(ReplayServer):
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        self._ready.set()

@@ -7,10 +7,10 @@ headers, a 1 GB gzip bomb). A mock transport cannot reproduce those honestly, so
 module speaks HTTP itself over raw ``asyncio.start_server`` streams, which gives full
 control over every byte written and every connection closed.
 
-The server runs its own asyncio loop in a daemon thread, so it serves both sync tests
-and tests that drive their own loop with ``asyncio.run``. It binds an OS-assigned free
-port, keeps all state per instance (request log, "fail N times" counters keyed by the
-full path), and stops cleanly: :meth:`HostileServer.stop` releases hanging and
+The server runs its own asyncio loop in a daemon thread (:class:`crawl.loop_thread.LoopThread`),
+so it serves both sync tests and tests that drive their own loop with ``asyncio.run``. It
+binds an OS-assigned free port, keeps all state per instance (request log, "fail N times"
+counters keyed by the full path), and stops cleanly: :meth:`HostileServer.stop` releases hanging and
 trickling handlers, cancels every connection task and joins the thread.
 
 Usage::
@@ -85,6 +85,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
+
+from crawl.loop_thread import LoopThread
 
 __all__ = [
     "HostileServer",
@@ -431,13 +433,10 @@ class HostileServer:
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._counters: dict[str, int] = {}
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bg = LoopThread("hostile-server")
         self._server: asyncio.base_events.Server | None = None
         self._shutdown: asyncio.Event | None = None
         self._conn_tasks: set[asyncio.Task[None]] = set()
-        self._started = threading.Event()
-        self._start_error: BaseException | None = None
         self.errors: list[BaseException] = []  # unexpected handler exceptions (server bugs)
 
     # ---------------------------------------------------------------- lifecycle
@@ -453,31 +452,17 @@ class HostileServer:
 
     def start(self) -> HostileServer:
         """Bind a free port and serve in a daemon thread; returns once listening."""
-        if self._thread is not None:
+        if self._bg.started:
             raise RuntimeError("HostileServer already started")
-        self._thread = threading.Thread(target=self._run, name="hostile-server", daemon=True)
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("HostileServer did not start within 10 s")
-        if self._start_error is not None:
-            raise RuntimeError("HostileServer failed to start") from self._start_error
+        try:
+            self._bg.start(self._bind, timeout=10)
+        except Exception as exc:
+            raise RuntimeError("HostileServer failed to start") from exc
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Release hanging handlers, close every connection, stop the loop, join."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if loop.is_running():
-            fut = asyncio.run_coroutine_threadsafe(self._shutdown_async(), loop)
-            try:
-                fut.result(timeout)
-            except Exception:  # noqa: BLE001 - best effort; the loop is stopped below anyway
-                pass
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        self._thread = None
-        self._loop = None
+        self._bg.stop(self._shutdown_async, timeout)
 
     def __enter__(self) -> HostileServer:
         return self.start()
@@ -489,26 +474,6 @@ class HostileServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._bind())
-        except BaseException as exc:  # noqa: BLE001 - surfaced by start()
-            self._start_error = exc
-            self._started.set()
-            loop.close()
-            return
-        self._started.set()
-        try:
-            loop.run_forever()
-        finally:
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
 
     async def _bind(self) -> None:
         self._shutdown = asyncio.Event()

@@ -9,31 +9,28 @@ training run, and the trainer submits coroutines to it.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any, TypeVar
 
+from crawl.loop_thread import LoopThread
 from distill.agent.tools import Tool, ToolArgumentError
 from distill.agent.trajectory import AtomicUnit
 
 T = TypeVar("T")
 
 
-class BackgroundLoop:
-    """An event loop in a daemon thread; async context managers entered on it close with it."""
+class BackgroundLoop(LoopThread):
+    """An event loop in a daemon thread (:class:`crawl.loop_thread.LoopThread`); async context
+    managers entered on it close with it, and their errors on closing are raised."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="seekforge-env-loop", daemon=True)
+        super().__init__("seekforge-env-loop")
         self._stack = AsyncExitStack()
 
     def __enter__(self) -> BackgroundLoop:
-        self._thread.start()
+        self.start()
         return self
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def enter(self, cm: AbstractAsyncContextManager[T]) -> T:
         return self.run(self._stack.enter_async_context(cm))
@@ -42,9 +39,7 @@ class BackgroundLoop:
         try:
             self.run(self._stack.aclose(), timeout=60)
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(10)
-            self.loop.close()
+            self.stop()
 
 
 def tool_caller(bg: BackgroundLoop, tools: Mapping[str, Tool]):  # type: ignore[no-untyped-def]
