@@ -52,7 +52,7 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
     from dataclasses import asdict
 
     from train.reuse import fingerprint, forget, record, recorded
-    from train.sft_runner import SFTSettings, TrainReport, run_sft
+    from train.sft_runner import SFTReport, SFTSettings, run_sft
 
     started = time.monotonic()
     base = models.base_model_path(storage)
@@ -63,9 +63,10 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
     out = storage.path("models", "sft")
     fp = fingerprint(settings=asdict(settings), contents=[storage.path("datasets", "sft", "parquet", "tokenized.parquet")],
                      stats=[base])
-    prior = recorded(out, fp) if config.reuse else None
+    # A recorded report of another shape (an older version's) means: train again.
+    prior = SFTReport.from_dict(recorded(out, fp)) if config.reuse else None
     if prior is not None:
-        report = TrainReport(**prior)
+        report = prior
         context.log.info("sft_model: dataset, base model and settings unchanged: reusing the last checkpoint")
     else:
         forget(out)
@@ -194,9 +195,9 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
                                    "crawler": crawler.source_settings(), "endpoints": session.endpoints()},
                          contents=[storage.path("datasets", "rl", "parquet", "train.parquet")],
                          upstream=[upstream_fingerprint(storage.path("models", "sft"))])
-        prior = recorded(out, fp) if config.reuse else None
+        prior = RLReport.from_dict(recorded(out, fp)) if config.reuse else None  # None: train again
         if prior is not None:
-            report = RLReport(**prior)
+            report = prior
             stats, tool_stats = {}, {}
             context.log.info("rl_model: SFT checkpoint, dataset and settings unchanged: reusing the last checkpoint")
         else:

@@ -11,6 +11,7 @@ import pytest
 MODULES = [
     "train.rewards",  # TRL reward functions come with doctests (STYLE.md)
     "distill.agent.protocol",
+    "train.report",
 ]
 
 

@@ -53,3 +53,30 @@ def test_corrupt_manifest_means_retrain(tmp_path: Path) -> None:
     assert recorded(out, "x") is None
     (out / "seekforge_run.json").write_text(json.dumps({"fingerprint": "x", "report": {}}))
     assert recorded(out, "x") == {}
+
+
+def test_recorded_reports_load_back_or_mean_retrain(tmp_path: Path) -> None:
+    """assets/training.py reads the recorded report back as SFTReport / RLReport: a report
+    of today's shape loads (old train_report.json files have the same fields), another
+    shape is None (train again) instead of a TypeError in the asset."""
+    from train.rl_runner import RLReport
+    from train.sft_runner import SFTReport
+
+    _, _, out = _setup(tmp_path)
+    sft = SFTReport(checkpoint=str(out / "checkpoint"), device="cpu", dtype="float32", steps=3, seconds=1.5,
+                    tokens=300, tokens_per_s=200.0, train_loss=0.5, rows=4, log_history=[{"loss": 0.5, "step": 3}])
+    record(out, "fp", sft.to_dict())
+    assert SFTReport.from_dict(recorded(out, "fp")) == sft
+    sft.save(out)
+    assert SFTReport.from_dict(json.loads((out / "train_report.json").read_text())) == sft
+    old_sft = {"checkpoint": "c", "device": "cpu", "dtype": "float32", "steps": 3, "train_loss": 0.5, "seconds": 1.5,
+               "tokens": 300, "tokens_per_s": 200.0, "rows": 4, "log_history": []}  # the pre-base field order
+    assert SFTReport.from_dict(old_sft) is not None
+    assert SFTReport.from_dict({**old_sft, "renamed_field": 1}) is None
+    assert SFTReport.from_dict({k: v for k, v in old_sft.items() if k != "rows"}) is None
+    assert SFTReport.from_dict({}) is None and SFTReport.from_dict(None) is None
+    rl = {"checkpoint": "c", "device": "cpu", "dtype": "float32", "steps": 2, "seconds": 1.0, "tokens": 10,
+          "tokens_per_s": 10.0, "prompts": 1, "rollouts": 4, "tool_calls": 3}  # before atr_* and metrics existed
+    report = RLReport.from_dict(rl)
+    assert report is not None and report.atr_asked == 0 and report.metrics == {}
+    assert RLReport.from_dict(old_sft) is None  # an SFT report is not an RL one

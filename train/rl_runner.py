@@ -20,13 +20,12 @@ What this adds to the stock trainer, and why:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from filters.metrics import Metric
 from train.rewards import (ALPHA0, REWARD_F1, WEBDANCER_CORRECT_F1, Aggregation, ThoughtScorer, atom_searcher_reward,
                            webdancer_reward)
 from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
+from train.report import TrainReport, log_history, run_fields
 from train.sft_runner import device_and_dtype, progress_callback
 
 log = logging.getLogger(__name__)
@@ -65,25 +65,14 @@ class RLSettings:
     device: str = "auto"  # auto | cuda | cpu (see train.sft_runner.device_and_dtype)
 
 
-@dataclass(slots=True)
-class RLReport:
-    checkpoint: str
-    device: str
-    dtype: str
-    steps: int
-    seconds: float
-    tokens: int
-    tokens_per_s: float
+@dataclass(slots=True, kw_only=True)
+class RLReport(TrainReport):
     prompts: int
     rollouts: int
     tool_calls: int
     atr_asked: int = 0  # rollouts whose atomic thoughts were sent to the RRM
     atr_graded: int = 0  # ... and came back with at least one grade
     metrics: dict[str, float] = field(default_factory=dict)  # last logged value of each metric
-    log_history: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class EntropyRegulator:
@@ -284,22 +273,19 @@ def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, 
     ckpt = out_dir / "checkpoint"
     trainer.model.save_pretrained(str(ckpt))
     trainer.processing_class.save_pretrained(str(ckpt))
-    history = [h for h in trainer.state.log_history if isinstance(h, dict)]
     last: dict[str, float] = {}
-    for h in history:
+    for h in log_history(trainer):
         for k, v in h.items():
             if isinstance(v, int | float) and k not in ("step", "epoch"):
                 last[k] = float(v)
     tokens = int(trainer.state.num_input_tokens_seen or 0)
-    report = RLReport(checkpoint=str(ckpt), device=device, dtype=str(dtype).replace("torch.", ""),
-                      steps=int(trainer.state.global_step), seconds=round(seconds, 2), tokens=tokens,
-                      tokens_per_s=round(tokens / seconds, 1) if seconds > 0 else 0.0, prompts=len(ds),
-                      rollouts=stats["rollouts"], tool_calls=stats["tool_calls"], atr_asked=stats["atr_asked"],
-                      atr_graded=stats["atr_graded"], metrics=last, log_history=history)
+    run = run_fields(trainer, checkpoint=ckpt, device=device, dtype=dtype, seconds=seconds, tokens=tokens)
+    report = RLReport(**run, prompts=len(ds), rollouts=stats["rollouts"], tool_calls=stats["tool_calls"],
+                      atr_asked=stats["atr_asked"], atr_graded=stats["atr_graded"], metrics=last)
     loss = last.get("loss", 0.0)
     if not math.isfinite(loss):
         raise RuntimeError(f"RL diverged: loss {loss}")
-    (out_dir / "train_report.json").write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    report.save(out_dir)
     log.info("RL: %d steps, %d rollouts, %d tool calls, %.0f tokens/s on %s", report.steps, report.rollouts,
              report.tool_calls, report.tokens_per_s, device)
     return report

@@ -12,14 +12,15 @@ default: TRL 1.16 turns it on, which costs ~60% more CPU for a model this small.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from train.report import TrainReport, log_history, run_fields
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +42,10 @@ class SFTSettings:
     device: str = "auto"  # auto | cuda | cpu (see device_and_dtype)
 
 
-@dataclass(slots=True)
-class TrainReport:
-    checkpoint: str
-    device: str
-    dtype: str
-    steps: int
+@dataclass(slots=True, kw_only=True)
+class SFTReport(TrainReport):  # tokens: what the trainer processed (TRL's num_tokens)
     train_loss: float
-    seconds: float
-    tokens: int  # tokens the trainer processed (TRL's num_tokens)
-    tokens_per_s: float
     rows: int
-    log_history: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def progress_callback(progress: Callable[[int, int, float], None]) -> Any:
@@ -87,7 +77,8 @@ def device_and_dtype(want: str = "auto") -> tuple[str, Any]:
 
 
 def run_sft(dataset_dir: str | Path, base_model: str | Path, out_dir: str | Path,
-            settings: SFTSettings | None = None, progress: Callable[[int, int, float], None] | None = None) -> TrainReport:
+            settings: SFTSettings | None = None,
+            progress: Callable[[int, int, float], None] | None = None) -> SFTReport:
     """Train, save the model (merged when LoRA) and tokenizer to ``out_dir/checkpoint``, and
     write ``out_dir/train_report.json``. An empty dataset is an error, not a silent no-op."""
     import datasets
@@ -137,16 +128,12 @@ def run_sft(dataset_dir: str | Path, base_model: str | Path, out_dir: str | Path
     ckpt = out_dir / "checkpoint"
     trained.save_pretrained(str(ckpt))
     tokenizer.save_pretrained(str(ckpt))
-    history = [h for h in trainer.state.log_history if isinstance(h, dict)]
-    tokens = int(max((h.get("num_tokens", 0) for h in history), default=0))
-    report = TrainReport(checkpoint=str(ckpt), device=device, dtype=str(dtype).replace("torch.", ""),
-                         steps=int(trainer.state.global_step), train_loss=float(result.training_loss),
-                         seconds=round(seconds, 2), tokens=tokens,
-                         tokens_per_s=round(tokens / seconds, 1) if seconds > 0 else 0.0, rows=len(ds),
-                         log_history=history)
+    tokens = int(max((h.get("num_tokens", 0) for h in log_history(trainer)), default=0))
+    run = run_fields(trainer, checkpoint=ckpt, device=device, dtype=dtype, seconds=seconds, tokens=tokens)
+    report = SFTReport(**run, train_loss=float(result.training_loss), rows=len(ds))
     if not math.isfinite(report.train_loss):
         raise RuntimeError(f"SFT diverged: training loss {report.train_loss}")
-    (out_dir / "train_report.json").write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    report.save(out_dir)
     log.info("SFT: %d steps, loss %.4f, %.0f tokens/s on %s", report.steps, report.train_loss, report.tokens_per_s,
              device)
     return report
