@@ -115,10 +115,13 @@ class ReplayServer:
             raise RuntimeError(f"replay server failed to start: {exc}") from exc
         return self
 
+    def _app(self) -> web.Application:
+        """The application served (a test server wraps it to inject faults)."""
+        return make_app(self.index, self_hosts=[self.host])
+
     async def _serve(self) -> None:
         """Bind and start serving (on the server's loop); sets the port when it was 0."""
-        app = make_app(self.index, self_hosts=[self.host])
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(self._app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from crawl.miniweb import ARCHIVE_PATH
-from crawl.replay import ReplayServer, make_app
+from crawl.replay import ReplayServer
 
 # fault -> how many first requests misbehave (None: all of them)
 FAULTS: dict[str, int | None] = {
@@ -60,8 +60,8 @@ class FaultyReplayServer(ReplayServer):
         with self._lock:
             return sum(self._hits.values())
 
-    async def _serve(self) -> None:
-        replay = make_app(self.index, self_hosts=[self.host])
+    def _app(self) -> web.Application:
+        replay = super()._app()
         serve = next(iter(replay.router.routes())).handler
 
         @web.middleware
@@ -99,10 +99,4 @@ class FaultyReplayServer(ReplayServer):
 
         app = web.Application(middlewares=[inject])
         app.router.add_route("*", "/{tail:.*}", serve)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        return app
