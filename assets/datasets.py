@@ -61,7 +61,8 @@ class ScoreConfig(dg.Config):
                                          "content; 1.0 drops only rollouts where nothing came back.")
     max_tool_calls: int = 50
     max_ngram_repeats: int = Field(default=4, description="Any 10-word sequence may occur at most this often.")
-    near_duplicate_threshold: float = Field(default=0.8, description="MinHash Jaccard above which a later "
+    near_duplicate_threshold: float = Field(default=0.8, description="Jaccard of word 5-shingle sets (MinHash LSH "
+                                                                     "proposes the pairs) at or above which a later "
                                                                      "trajectory duplicates a kept one.")
 
     def filter_settings(self) -> FilterSettings:

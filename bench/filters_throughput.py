@@ -6,11 +6,15 @@ Both contestants run the same validity and repetition rules (``filters.rules``) 
 ``--workers`` processes on the same generated trajectories; they differ only in the
 near-duplicate stage:
 
-* **seekforge**: workers sketch their chunk with ``filters.dedup`` (NumPy shingle hashes, one
-  pass per permutation), the parent streams the sketches through the LSH buckets in order.
-* **datasketch baseline**: workers build one ``datasketch.MinHash`` per trajectory over the
-  same word 5-shingles (its default SHA-1 hashing, ``update_batch``), the parent queries and
-  inserts into a ``datasketch.MinHashLSH`` (threshold 0.8, 128 permutations) in order.
+* **seekforge**: workers sketch their chunk with ``filters.dedup`` (``distill.minhash``: NumPy shingle
+  hashes, one pass per permutation), the parent runs the LSH over the sketches in order, the
+  MinHash estimate deciding (the pipeline's ``near_duplicates`` confirms by exact Jaccard).
+* **datasketch baseline**: workers build one ``datasketch.MinHash`` per trajectory over
+  whitespace-split word 5-shingles (its default SHA-1 hashing, ``update_batch``), the parent
+  queries and inserts into a ``datasketch.MinHashLSH`` (threshold 0.8, 128 permutations) in
+  order; every candidate its query returns counts as a duplicate (no similarity check), so its
+  near-dup count includes false flags that grow with the square of the rows: recall is measured
+  by ``bench/minhash_recall.py``.
 
 Prints rows/s, peak RSS (parent + workers, from ``getrusage``) and the ratio. Rows are
 generated inside the workers from (seed, index), so the input never sits in memory.

@@ -35,12 +35,12 @@ Candidates for the two near kinds come from MinHash LSH over the character shing
 (:data:`NUM_BANDS` bands of :data:`ROWS_PER_BAND` rows: a pair with plain shingle
 Jaccard 0.3 becomes a candidate with probability ~0.68, 0.4 with ~0.94, 0.5 with
 >0.99); the :data:`MAX_CANDIDATES` sharing most bands are verified with the measures
-above, so LSH only decides what gets looked at, never what matches. Signatures are
-computed with NumPy over all questions at once rather than with datasketch (which
-:mod:`distill.qa_pool` uses for a few thousand records): for 100k benchmark questions
-datasketch's per-object MinHash and dict-of-sets LSH took ~30 s and ~600 MB and its
-import pulls in SciPy; the vectorised build takes ~5-10 s on two busy cores and keeps
-one sorted array of band keys per band.
+above, so LSH only decides what gets looked at, never what matches. The MinHash and
+the banding are :mod:`distill.minhash`, the one implementation that QA pool and
+trajectory dedup use too (datasketch's affine32 MinHash, computed with NumPy over all
+questions at once; for 100k benchmark questions datasketch's per-object MinHash and
+dict-of-sets LSH took ~30 s and ~600 MB, the vectorised build ~5-10 s on two busy
+cores with one sorted array of band keys per band).
 
 Questions of fewer than :data:`MIN_NEAR_TOKENS` normalised words are only matched
 exactly: one changed word in "Who wrote Dune?" makes a different question.
@@ -71,6 +71,7 @@ from typing import Final, Literal
 
 import numpy as np
 
+from distill import minhash
 from distill.qa_rules import normalize_answer
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def _records_values(doc: object, path: Path, field: str) -> list[object]:
 
 
 # ---------------------------------------------------------------------------
-# Character shingles, MinHash LSH (NumPy)
+# Character shingles and their MinHash (distill.minhash)
 # ---------------------------------------------------------------------------
 
 
@@ -242,75 +243,21 @@ def _compact(key: str) -> str:
     return key.replace(" ", "").ljust(SHINGLE_CHARS, "\0")
 
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array: turns structured inputs into random-looking bits."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+def _shingles(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hashes, key index per hash) of the character shingles of the compact keys."""
+    return minhash.char_shingle_hashes([_compact(k) for k in keys], SHINGLE_CHARS)
 
 
-def _shingle_hashes(compacts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of every character shingle of every string, and each string's first index.
-
-    One pass over the concatenated code points: a polynomial hash of every window,
-    then only the windows that lie inside one string are kept (string ``s`` owns
-    ``counts[s] = len - SHINGLE_CHARS + 1`` of them; :func:`_compact` pads so that
-    this is at least 1).
-    """
-    k = SHINGLE_CHARS
-    lengths = np.fromiter((len(c) for c in compacts), dtype=np.int64, count=len(compacts))
-    codes = np.frombuffer("".join(compacts).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
-    n_windows = len(codes) - k + 1
-    h = np.zeros(n_windows, dtype=np.uint64)
-    for j in range(k):
-        h = h * np.uint64(1_000_003) + codes[j : j + n_windows]
-    counts = lengths - k + 1
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    seg_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    return _mix64(h[np.arange(counts.sum()) + np.repeat(starts - seg_starts, counts)]), seg_starts
+def _band_keys(hashes: np.ndarray, doc: np.ndarray, n: int) -> np.ndarray:
+    """(n, NUM_BANDS) LSH band keys of the MinHash signatures of ``n`` keys' shingles."""
+    sig = minhash.signatures(minhash.hash32(hashes), doc, n, NUM_BANDS * ROWS_PER_BAND)
+    return minhash.band_keys(sig, NUM_BANDS)
 
 
 def _unique(x: np.ndarray) -> np.ndarray:
     """Sorted unique values (sort-based: NumPy's hash-based unique is slow on uint64)."""
     x = np.sort(x)
     return x[np.concatenate(([True], x[1:] != x[:-1]))] if len(x) else x
-
-
-class _MinHasher:
-    """MinHash signatures over character shingles, for all strings of a batch at once.
-
-    Permutation ``p`` maps a (mixed) shingle hash ``x`` to ``a_p * x + b_p`` modulo
-    2**64 (random odd ``a_p``); a string's signature is the per-permutation minimum.
-    Multiply-add suffices because ``x`` is already well mixed and the minimum is
-    decided by the high bits, and it is several times cheaper than re-mixing per
-    permutation.
-    """
-
-    def __init__(self, num_perm: int, seed: int = 0x5EE4F0) -> None:
-        rng = np.random.default_rng(seed)
-
-        def odd(n: int) -> np.ndarray:
-            return rng.integers(0, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-
-        self.mults, self.adds = odd(num_perm), odd(num_perm)
-        self.band_mults = odd(ROWS_PER_BAND)
-
-    def signatures(self, hashes: np.ndarray, seg_starts: np.ndarray) -> np.ndarray:
-        """(len(seg_starts), num_perm) uint64 minima of :func:`_shingle_hashes` output."""
-        sig = np.empty((len(seg_starts), len(self.mults)), dtype=np.uint64)
-        tmp = np.empty_like(hashes)
-        for p in range(len(self.mults)):
-            np.multiply(hashes, self.mults[p], out=tmp)
-            np.add(tmp, self.adds[p], out=tmp)
-            sig[:, p] = np.minimum.reduceat(tmp, seg_starts)
-        return sig
-
-    def band_keys(self, sig: np.ndarray) -> np.ndarray:
-        """(n, NUM_BANDS) uint64: each band's ROWS_PER_BAND values folded into one key."""
-        rows = sig[:, : NUM_BANDS * ROWS_PER_BAND].reshape(len(sig), NUM_BANDS, ROWS_PER_BAND)
-        return _mix64((rows * self.band_mults).sum(axis=2, dtype=np.uint64))
 
 
 # ---------------------------------------------------------------------------
@@ -349,29 +296,24 @@ class BenchmarkIndex:
         # Near matching covers only questions long enough for it.
         near = [i for i, k in enumerate(keys) if k.count(" ") + 1 >= MIN_NEAR_TOKENS]
         self._near_ids = np.array(near, dtype=np.int64)
-        self._hasher = _MinHasher(NUM_BANDS * ROWS_PER_BAND)
         band_keys = np.empty((len(near), NUM_BANDS), dtype=np.uint64)
         is_near = np.zeros(len(keys), dtype=bool)
         is_near[near] = True
         for lo in range(0, len(keys), batch):  # bounded memory for big benchmarks
-            hashes, seg_starts = _shingle_hashes([_compact(k) for k in keys[lo : lo + batch]])
-            counts = np.diff(np.append(seg_starts, len(hashes)))
-            owner = np.repeat(np.arange(len(seg_starts), dtype=np.uint64), counts)
+            chunk = keys[lo : lo + batch]
+            hashes, doc = _shingles(chunk)
             # Count each bucket once per question: unique (question, bucket) pairs.
-            pairs = _unique((owner << bits) | (hashes >> (np.uint64(64) - bits)))
+            pairs = _unique((doc.astype(np.uint64) << bits) | (hashes >> (np.uint64(64) - bits)))
             self._shingle_df += np.bincount((pairs & np.uint64(len(self._shingle_df) - 1)).astype(np.int64),
                                             minlength=len(self._shingle_df)).astype(np.uint32)
-            sel = is_near[lo : lo + len(seg_starts)]
+            sel = is_near[lo : lo + len(chunk)]
             if sel.any():
-                keep = np.repeat(sel, counts)
-                sub_counts = counts[sel]
-                sub_starts = np.concatenate(([0], np.cumsum(sub_counts)[:-1]))
+                keep = sel[doc]
+                rank = np.cumsum(sel) - 1  # a near question's index among the chunk's near ones
                 at = int(np.searchsorted(self._near_ids, lo))
-                sig = self._hasher.signatures(hashes[keep], sub_starts)
-                band_keys[at : at + len(sub_counts)] = self._hasher.band_keys(sig)
-        order = np.argsort(band_keys, axis=0, kind="stable")
-        self._band_order = order.T.copy()  # (NUM_BANDS, n): near-id positions sorted by key
-        self._band_sorted = np.take_along_axis(band_keys, order, axis=0).T.copy()
+                n_sel = int(sel.sum())
+                band_keys[at : at + n_sel] = _band_keys(hashes[keep], rank[doc[keep]], n_sel)
+        self._lsh = minhash.BandIndex(band_keys)  # positions are indices into self._near_ids
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path], *, question_field: str = "question") -> BenchmarkIndex:
@@ -399,23 +341,15 @@ class BenchmarkIndex:
         tokens = key.split()
         if len(tokens) < MIN_NEAR_TOKENS or not len(self._near_ids):
             return None
-        q_hashes, _ = _shingle_hashes([_compact(key)])
-        qkeys = self._hasher.band_keys(self._hasher.signatures(q_hashes, np.zeros(1, dtype=np.int64)))[0]
-        hits: list[np.ndarray] = []
-        for band in range(NUM_BANDS):
-            sorted_keys = self._band_sorted[band]
-            lo = np.searchsorted(sorted_keys, qkeys[band], side="left")
-            hi = np.searchsorted(sorted_keys, qkeys[band], side="right")
-            if hi > lo:
-                hits.append(self._band_order[band, lo:hi])
-        if not hits:
+        q_hashes, q_doc = _shingles([key])
+        positions, band_counts = self._lsh.query(_band_keys(q_hashes, q_doc, 1)[0])
+        if not len(positions):
             return None
-        positions, band_counts = np.unique(np.concatenate(hits), return_counts=True)
         if len(positions) > MAX_CANDIDATES:  # verify those sharing the most bands
             positions = positions[np.argsort(-band_counts, kind="stable")[:MAX_CANDIDATES]]
         cands = [self._keys[self._near_ids[pos]] for pos in positions]
-        c_hashes, c_starts = _shingle_hashes([_compact(c) for c in cands])
-        c_bounds = np.append(c_starts, len(c_hashes))
+        c_hashes, c_doc = _shingles(cands)
+        c_bounds = np.searchsorted(c_doc, np.arange(len(cands) + 1))
         q_counts = Counter(tokens)
         q_set = _unique(q_hashes)
         q_weight = float(self._shingle_weights(q_set).sum())

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from trajectory_factory import answer, call, good, traj
 
-from filters.dedup import DedupSettings, near_duplicates, shingle_hashes, signatures
+from distill.minhash import signatures, word_shingle_hashes
+from filters.dedup import DedupSettings, near_duplicates
 from filters.funnel import Funnel
 from filters.funnel_chart import funnel_png, png_markdown
 from filters.pipeline import FilterSettings, run_filters
@@ -56,8 +57,8 @@ def test_minhash_signatures_equal_datasketch() -> None:
     rng = random.Random(0)
     words = [f"w{i}" for i in range(300)]
     texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 60))) for _ in range(20)] + ["", "Ünïcode ok"]
-    hashes, doc = shingle_hashes(texts, 5)
-    sig = signatures(hashes, doc, len(texts), DedupSettings())
+    hashes, doc = word_shingle_hashes(texts, 5)
+    sig = signatures(hashes, doc, len(texts), 128, seed=1)
     for i in range(len(texts)):
         mine = [int(h) for h in hashes[doc == i]]
         if not mine:
@@ -73,8 +74,8 @@ def test_shingles_are_deterministic_and_near_duplicates_found() -> None:
                   for i in range(8))  # ~100 words
     b = a.replace("number 3", "number three")  # one word changed: 5 of ~100 shingles differ
     c = "A completely different trajectory about GitHub repositories and their licences across many projects"
-    h1, _ = shingle_hashes([a, c])
-    h2, _ = shingle_hashes([a, c])
+    h1, _ = word_shingle_hashes([a, c])
+    h2, _ = word_shingle_hashes([a, c])
     assert np.array_equal(h1, h2)
     assert near_duplicates([a, b, c, a.upper()]) == [None, 0, None, 0]
     assert near_duplicates([a, b], DedupSettings(threshold=0.99)) == [None, None]
