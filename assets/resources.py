@@ -7,17 +7,18 @@ objects of the domain packages. Which instances a deployment gets is decided in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from assets.settings_fields import config_base, settings_from
 from crawl.crawler import CrawlSettings, default_parse_workers
-from crawl.fetcher import USER_AGENT, FetchSettings
+from crawl.fetcher import FetchSettings
 from crawl.frontier import FrontierSettings
 from crawl.session import SourceSettings
 
@@ -78,35 +79,20 @@ class StorageResource(dg.ConfigurableResource):
         return p
 
 
-class CrawlerResource(dg.ConfigurableResource):
+class CrawlerResource(config_base("CrawlerFields", dg.ConfigurableResource, SourceSettings, FetchSettings, CrawlSettings,
+                                  exclude=("frontier", "parse_workers", "progress_every_s"))):
     """How the crawler fetches: source mode, politeness, safety limits, browser use.
 
-    ``mode='replay'`` serves ``archives`` through a loopback replay server (the
-    embedded default and exact re-runs of a snapshot); ``'http'`` is the live web;
-    ``'archive'`` reads WARC files in-process. An empty ``archives`` list means the
-    embedded mini-web shipped with the package.
+    Its fields are those of :class:`crawl.session.SourceSettings`, :class:`crawl.fetcher.FetchSettings`
+    and :class:`crawl.crawler.CrawlSettings` (defaults and help declared there, for the live
+    web), plus ``parse_workers``. ``mode='replay'`` serves ``archives`` through a loopback
+    replay server (the embedded profile and exact re-runs of a snapshot); ``'http'`` is the
+    live web; ``'archive'`` reads WARC files in-process. An empty ``archives`` list in replay
+    or archive mode means the embedded mini-web shipped with the package.
     """
 
-    mode: Literal["http", "replay", "archive"] = Field(default="replay", description="http | replay | archive")
-    archives: list[str] = Field(default_factory=list, description="WARC files for replay/archive modes; empty = embedded mini-web.")
-    allow_networks: list[str] = Field(default_factory=list, description="Non-public IPs/CIDRs/hosts the crawler may reach (SSRF allow-list).")
-    replay_url: str = Field(default="", description="replay mode: an already running replay server for `archives` "
-                                                    "(shared, or a fault-injecting proxy); empty = one per step.")
-    user_agent: str = USER_AGENT
-    per_host_concurrency: int = 2
-    per_host_delay_s: float = 1.0
-    total_concurrency: int = 32
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 20.0
-    total_timeout_s: float = 60.0
-    max_redirects: int = 5
-    max_bytes: int = 5_000_000
-    max_retries: int = 3
-    respect_robots: bool = True
-    browser_patterns: list[str] = Field(default_factory=list, description="Regexes of URLs always rendered in chromium.")
-    browser_auto: bool = Field(default=False, description="Render pages whose HTML looks JavaScript-only.")
-    browser_executable: str = "/usr/bin/chromium"
-    parse_workers: int = Field(default=-1, description="Processes for HTML parsing: -1 = min(cores, 4), 0 = in the crawl's own thread.")
+    parse_workers: int = Field(default=-1, description="Processes for HTML parsing: -1 = min(cores, 4), 0 = in the "
+                                                       "crawl's own thread.")
 
     def source_settings(self) -> SourceSettings:
         archives = tuple(self.archives)
@@ -114,32 +100,14 @@ class CrawlerResource(dg.ConfigurableResource):
             from crawl.miniweb import ARCHIVE_PATH
 
             archives = (str(ARCHIVE_PATH),)
-        return SourceSettings(mode=self.mode, archives=archives, allow_networks=tuple(self.allow_networks),
-                              replay_url=self.replay_url)
+        return settings_from(SourceSettings, self, archives=archives)
 
     def fetch_settings(self) -> FetchSettings:
-        return FetchSettings(
-            user_agent=self.user_agent,
-            per_host_concurrency=self.per_host_concurrency,
-            per_host_delay_s=self.per_host_delay_s,
-            total_concurrency=self.total_concurrency,
-            connect_timeout_s=self.connect_timeout_s,
-            read_timeout_s=self.read_timeout_s,
-            total_timeout_s=self.total_timeout_s,
-            max_redirects=self.max_redirects,
-            max_bytes=self.max_bytes,
-            max_retries=self.max_retries,
-            respect_robots=self.respect_robots,
-        )
+        return settings_from(FetchSettings, self)
 
     def crawl_settings(self, frontier: FrontierSettings) -> CrawlSettings:
-        return CrawlSettings(
-            frontier=frontier,
-            parse_workers=default_parse_workers() if self.parse_workers < 0 else self.parse_workers,
-            browser_patterns=tuple(self.browser_patterns),
-            browser_auto=self.browser_auto,
-            browser_executable=self.browser_executable,
-        )
+        return settings_from(CrawlSettings, self, frontier=frontier,
+                             parse_workers=default_parse_workers() if self.parse_workers < 0 else self.parse_workers)
 
 
 class RoleEndpoint(dg.Config):

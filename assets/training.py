@@ -16,12 +16,13 @@ from pydantic import Field
 from assets.datasets import rl_dataset, sft_dataset
 from assets.metadata import fail_if_llm_unusable, llm_metadata, md_table
 from assets.progress import StepProgress
+from assets.settings_fields import config_base, settings_from
 from assets.trajectories import AgentAction
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 from distill.records import write_table
+from train.rl_rollout import RolloutConfig
+from train.rl_runner import RLSettings
 
-if TYPE_CHECKING:
-    from train.rl_runner import RLSettings
 
 GROUP = "train"
 OWNERS = ["team:seekforge-data"]
@@ -96,59 +97,26 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
     )
 
 
-class RLModelConfig(dg.Config):
-    max_steps: int = Field(default=200, description="Optimizer steps (each: prompts_per_step questions x num_generations rollouts).")
-    num_generations: int = Field(default=16, description="Rollouts per question (the GRPO group).")
-    prompts_per_step: int = 1
-    learning_rate: float = 1e-6
-    beta: float = Field(default=0.001, description="KL coefficient.")
-    epsilon: float = Field(default=0.2, description="Lower clip range.")
-    epsilon_high: float = Field(default=0.28, description="Upper clip range (DAPO clip-higher).")
-    loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo"] = Field(default="dapo", description="TRL GRPO loss "
-                                                                  "normalisation (dapo: token-level).")
-    reward: Literal["atom_searcher", "webdancer"] = Field(default="atom_searcher", description="atom_searcher (ATR + "
-                                                          "F1, curriculum) | webdancer (format + correctness).")
-    alpha0: float = Field(default=0.5, description="Initial weight of the atomic-thought reward.")
-    atr_aggregation: Literal["mean", "min", "late_weighted"] = Field(default="mean",
-                                                                     description="mean | min | late_weighted")
+class RLModelConfig(config_base("RLModelFields", dg.Config, RLSettings, RolloutConfig,
+                                exclude=("rollout", "device", "scaffold"))):
+    """GRPO settings: the fields of :class:`train.rl_runner.RLSettings` and
+    :class:`train.rl_rollout.RolloutConfig` (declared there once), plus what only the asset
+    decides: the RRM switch and its coverage bound, the DEMO-ONLY scaffold, and reuse."""
+
     rrm: bool = Field(default=True, description="Grade thoughts with the rrm role; off = F1 only (written "
                                                 "explicitly: a dead rrm endpoint fails the step instead).")
     min_atr_coverage: float = Field(default=0.5, description="With rrm on and the atom_searcher reward: fail when the "
                                     "RRM graded fewer than this share of the rollouts it was asked about.")
-    mask_zero_variance_groups: bool = True
-    entropy_base: float = 0.001
-    entropy_target: float = 0.3
-    entropy_window: int = 8
-    temperature: float = 1.0
-    max_turns: int = 10
-    max_new_tokens: int = 512
-    max_completion_tokens: int = 4096
-    max_observation_chars: int = 4000
-    scaffold: list[AgentAction] = Field(default_factory=list, description="DEMO ONLY: the action of turn i (last repeats), "
-                                "e.g. [search, visit, answer]; the environment writes the protocol's fixed text "
-                                "(masked out of the loss), the policy the thought, query, URL, goal and answer.")
-    max_thought_tokens: int = 96
-    max_field_tokens: int = 32
-    seed: int = 0
+    scaffold: list[AgentAction] = Field(default_factory=list, description="DEMO ONLY: the action of turn i (last "
+                                        "repeats), e.g. [search, visit, answer]; the environment writes the protocol's "
+                                        "fixed text (masked out of the loss), the policy the thought, query, URL, goal "
+                                        "and answer.")
     reuse: bool = Field(default=True, description="Keep the last checkpoint when the SFT checkpoint, dataset, settings, "
                                                   "tools and RRM endpoint are unchanged.")
 
-    def settings(self, device: str = "auto") -> "RLSettings":
-        from train.rl_rollout import RolloutConfig
-        from train.rl_runner import RLSettings
-
-        rollout = RolloutConfig(max_turns=self.max_turns, max_new_tokens=self.max_new_tokens,
-                                max_completion_tokens=self.max_completion_tokens,
-                                max_observation_chars=self.max_observation_chars, scaffold=tuple(a.value for a in self.scaffold),
-                                max_thought_tokens=self.max_thought_tokens, max_field_tokens=self.max_field_tokens)
-        return RLSettings(max_steps=self.max_steps, learning_rate=self.learning_rate,
-                          num_generations=self.num_generations, prompts_per_step=self.prompts_per_step,
-                          beta=self.beta, epsilon=self.epsilon, epsilon_high=self.epsilon_high,
-                          loss_type=self.loss_type, temperature=self.temperature, reward=self.reward,
-                          alpha0=self.alpha0, atr_aggregation=self.atr_aggregation,  # type: ignore[arg-type]
-                          mask_zero_variance_groups=self.mask_zero_variance_groups, entropy_base=self.entropy_base,
-                          entropy_target=self.entropy_target, entropy_window=self.entropy_window, rollout=rollout,
-                          seed=self.seed, device=device)
+    def settings(self, device: str = "auto") -> RLSettings:
+        rollout = settings_from(RolloutConfig, self, scaffold=tuple(a.value for a in self.scaffold))
+        return settings_from(RLSettings, self, rollout=rollout, device=device)
 
 
 def _fail_if_atr_uncovered(report: Any, config: RLModelConfig) -> None:

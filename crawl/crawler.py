@@ -43,8 +43,9 @@ def default_parse_workers() -> int:
 class CrawlSettings:
     frontier: FrontierSettings = field(default_factory=FrontierSettings)
     parse_workers: int = 0  # 0: parse in the event loop's thread; N: a pool of N processes (see default_parse_workers)
-    browser_patterns: tuple[str, ...] = ()  # regexes: always render these URLs with chromium
-    browser_auto: bool = False  # render pages whose HTML looks JavaScript-only
+    browser_patterns: tuple[str, ...] = field(default=(), metadata={"help": "Regexes of URLs always rendered in "
+                                                                          "chromium."})
+    browser_auto: bool = field(default=False, metadata={"help": "Render pages whose HTML looks JavaScript-only."})
     browser_executable: str = "/usr/bin/chromium"
     progress_every_s: float = 10.0
 

@@ -69,24 +69,30 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class FetchSettings:
-    """Politeness and safety limits; defaults suit the live web."""
+    """Politeness and safety limits; defaults suit the live web.
 
-    user_agent: str = USER_AGENT
-    per_host_concurrency: int = 2
-    per_host_delay_s: float = 1.0
-    max_crawl_delay_s: float = 10.0  # cap on a robots.txt Crawl-delay we honour
-    total_concurrency: int = 32
+    The one declaration of these settings: the Dagster crawler resource derives its run-config
+    fields (names, types, defaults, help) from this class (``assets/settings_fields.py``)."""
+
+    user_agent: str = field(default=USER_AGENT, metadata={"help": "User-Agent sent with every request: give a contact."})
+    per_host_concurrency: int = field(default=2, metadata={"help": "Requests in flight per host."})
+    per_host_delay_s: float = field(default=1.0, metadata={"help": "Seconds between request starts per host "
+                                                                    "(more when robots.txt asks)."})
+    max_crawl_delay_s: float = field(default=10.0, metadata={"help": "Cap on a robots.txt Crawl-delay we honour."})
+    total_concurrency: int = field(default=32, metadata={"help": "Requests in flight over all hosts."})
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 20.0
-    total_timeout_s: float = 60.0
+    total_timeout_s: float = field(default=60.0, metadata={"help": "Whole-request deadline, body included."})
     max_redirects: int = 5
-    max_bytes: int = 5_000_000
-    max_decompression_ratio: float = 100.0
-    allowed_content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
-    max_retries: int = 3
+    max_bytes: int = field(default=5_000_000, metadata={"help": "Bodies larger than this are cut (and marked)."})
+    max_decompression_ratio: float = field(default=100.0, metadata={"help": "Decoded / wire bytes above this is a "
+                                                                            "decompression bomb."})
+    allowed_content_types: tuple[str, ...] = field(default=DEFAULT_CONTENT_TYPES,
+                                                   metadata={"help": "MIME types fetched; others are refused."})
+    max_retries: int = field(default=3, metadata={"help": "Retries of 429 / 5xx / timeouts / dropped connections."})
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
-    max_retry_after_s: float = 60.0
+    max_retry_after_s: float = field(default=60.0, metadata={"help": "A longer Retry-After is not waited for."})
     respect_robots: bool = True
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 from pathlib import Path
 
 from crawl.crawler import Crawler, CrawlResult, CrawlSettings, ProgressFn
@@ -33,10 +33,14 @@ class SourceSettings:
     on a free loopback port. Its host is allow-listed, since the operator named it.
     """
 
-    mode: str = "http"
-    archives: tuple[str, ...] = ()
-    allow_networks: tuple[str, ...] = ()
-    replay_url: str = ""
+    mode: Literal["http", "replay", "archive"] = field(default="http", metadata={"help": "http (live web) | replay "
+                                                      "(archives over loopback HTTP) | archive (archives in-process)"})
+    archives: tuple[str, ...] = field(default=(), metadata={"help": "WARC files for replay / archive modes."})
+    allow_networks: tuple[str, ...] = field(default=(), metadata={"help": "Non-public IPs / CIDRs / hosts the crawler "
+                                                                          "may reach (SSRF allow-list)."})
+    replay_url: str = field(default="", metadata={"help": "replay mode: an already running replay server for "
+                                                          "`archives` (shared, or a fault-injecting proxy); empty = "
+                                                          "one per step."})
 
     def allowed_networks(self) -> tuple[str, ...]:
         """The SSRF allow-list, plus the host of ``replay_url`` when replay mode names one."""

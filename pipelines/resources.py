@@ -16,7 +16,22 @@ import dagster as dg
 from assets.resources import (AgentToolsResource, BenchmarksResource, CrawlerResource, LLMResource, ModelsResource,
                               ProductionBenchmarksResource, ProductionLLMResource, ProductionModelsResource,
                               StorageResource)
+from assets.settings_fields import with_defaults
 from pipelines.profiles import active_profile
+
+
+# The embedded profile's values, as class defaults: a run config that sets one field of these
+# resources keeps the others (Dagster fills omitted fields from class defaults, not instances).
+EmbeddedCrawlerResource = with_defaults(
+    CrawlerResource, "EmbeddedCrawlerResource",
+    "The crawler of the embedded profile: the mini-web replayed on loopback, no politeness delay.",
+    mode="replay", per_host_concurrency=8, per_host_delay_s=0.0, total_concurrency=16, max_retries=1,
+    total_timeout_s=30.0)
+# The embedded llama.cpp server has one slot and reuses the KV cache of the previous
+# request's prefix; two requests in flight interleave and evict each other's prefix
+# (measured: a cold 850-token prompt costs ~6.5 s on 2 cores, a prefix hit ~0.1 s).
+EmbeddedLLMResource = with_defaults(LLMResource, "EmbeddedLLMResource",
+                                    "The embedded profile's LLM resource: one request in flight.", max_concurrency=1)
 
 
 def _storage() -> StorageResource:
@@ -30,18 +45,14 @@ def resources_for(profile: str | None = None) -> dict[str, object]:
     if profile == "production":
         return {
             "storage": _storage(),
-            "crawler": CrawlerResource(mode="http", per_host_concurrency=2, per_host_delay_s=1.0, total_concurrency=32),
+            "crawler": CrawlerResource(),  # the domain defaults are the live web's polite ones
             "llm": ProductionLLMResource.configure_at_launch(),
             "agent_tools": AgentToolsResource(),
             "models": ProductionModelsResource.configure_at_launch(),
             "benchmarks": ProductionBenchmarksResource.configure_at_launch(),
         }
-    crawler = CrawlerResource(mode="replay", per_host_concurrency=8, per_host_delay_s=0.0, total_concurrency=16,
-                              max_retries=1, total_timeout_s=30.0)
-    # The embedded llama.cpp server has one slot and reuses the KV cache of the previous
-    # request's prefix; two requests in flight interleave and evict each other's prefix
-    # (measured: a cold 850-token prompt costs ~6.5 s on 2 cores, a prefix hit ~0.1 s).
-    llm = LLMResource(max_concurrency=1)
+    crawler = EmbeddedCrawlerResource()
+    llm = EmbeddedLLMResource()
     # The embedded profile ships no benchmark files (nothing from ../shared at run time):
     # decontamination is off here, said so in scored_trajectories' metadata.
     benchmarks = BenchmarksResource(decontamination="off")

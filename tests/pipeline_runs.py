@@ -53,8 +53,8 @@ def write_config(root: Path, *, replay_url: str = "", **ops: dict[str, Any]) -> 
     cfg["execution"] = {"config": {"in_process": {}}}
     for name, values in ops.items():
         cfg["ops"].setdefault(name, {"config": {}})["config"].update(values)
-    # Run config for a resource replaces the profile's instance (fields not given fall back to
-    # the class defaults), so start from the embedded profile's values and change one or two.
+    # The embedded profile's values are its resource classes' defaults, so a partial run config
+    # would keep them; the test harness still states them all, so a run's config says everything.
     profile = resources_for("embedded")
     resources = cfg.setdefault("resources", {})
     resources["llm"] = {"config": {**_fields(profile["llm"]), "backoff_base_s": 0.01}}  # waits are not under test

@@ -54,14 +54,16 @@ class Policy(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RolloutConfig:
-    max_turns: int = 6
-    max_new_tokens: int = 512  # per turn
-    max_completion_tokens: int = 4096  # policy + environment tokens after the prompt
-    max_observation_chars: int = 4000
+    max_turns: int = field(default=10, metadata={"help": "Assistant turns per rollout (DeepResearcher: up to 10)."})
+    max_new_tokens: int = field(default=512, metadata={"help": "Tokens per turn."})
+    max_completion_tokens: int = field(default=4096, metadata={"help": "Policy + environment tokens after the "
+                                                                       "prompt."})
+    max_observation_chars: int = field(default=4000, metadata={"help": "One tool observation, as the policy sees it."})
     # DEMO ONLY: the action of turn i (the last repeats); () lets the policy write everything.
     scaffold: tuple[str, ...] = ()
-    max_thought_tokens: int = 96  # with scaffold
-    max_field_tokens: int = 32  # with scaffold: a query, URL, goal or answer
+    max_thought_tokens: int = field(default=96, metadata={"help": "With scaffold: tokens of a thought."})
+    max_field_tokens: int = field(default=32, metadata={"help": "With scaffold: tokens of a query, URL, goal or "
+                                                                "answer."})
 
     def __post_init__(self) -> None:
         bad = [a for a in self.scaffold if a not in SCAFFOLD_ACTIONS]

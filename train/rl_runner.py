@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from filters.metrics import Metric
 from train.rewards import (ALPHA0, REWARD_F1, WEBDANCER_CORRECT_F1, Aggregation, ThoughtScorer, atom_searcher_reward,
@@ -38,26 +38,37 @@ from train.sft_runner import device_and_dtype, progress_callback
 
 log = logging.getLogger(__name__)
 
+LossType = Literal["dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo"]  # TRL 1.16's GRPO loss types
+RewardKind = Literal["atom_searcher", "webdancer"]
+
+
 @dataclass(frozen=True, slots=True)
 class RLSettings:
-    max_steps: int = 200
-    learning_rate: float = 1e-6  # DeepResearcher
-    num_generations: int = 16  # rollouts per question (group size)
-    prompts_per_step: int = 1  # questions per optimizer step (gradient accumulation)
-    beta: float = 0.001  # KL coefficient
-    epsilon: float = 0.2  # lower clip
-    epsilon_high: float = 0.28  # DAPO clip-higher
-    loss_type: str = "dapo"  # token-level normalisation
-    temperature: float = 1.0
-    reward: str = "atom_searcher"  # atom_searcher | webdancer
-    alpha0: float = ALPHA0
-    atr_aggregation: Aggregation = "mean"
-    f1_metric: Metric = REWARD_F1
-    correct_f1: float = WEBDANCER_CORRECT_F1  # webdancer: the outcome counts as correct at this F1
-    mask_zero_variance_groups: bool = True
-    entropy_base: float = 0.001  # DeepResearcher's entropy coefficient
-    entropy_target: float = 0.3  # nats; set near the entropy logged early in training
-    entropy_window: int = 8
+    """GRPO / DAPO settings, declared once: ``rl_model``'s run config derives its fields from
+    this class (and :class:`train.rl_rollout.RolloutConfig`). Defaults follow DeepResearcher."""
+
+    max_steps: int = field(default=200, metadata={"help": "Optimizer steps (each: prompts_per_step questions x "
+                                                          "num_generations rollouts)."})
+    learning_rate: float = field(default=1e-6, metadata={"help": "DeepResearcher's 1e-6."})
+    num_generations: int = field(default=16, metadata={"help": "Rollouts per question (the GRPO group)."})
+    prompts_per_step: int = field(default=1, metadata={"help": "Questions per optimizer step (gradient accumulation)."})
+    beta: float = field(default=0.001, metadata={"help": "KL coefficient."})
+    epsilon: float = field(default=0.2, metadata={"help": "Lower clip range."})
+    epsilon_high: float = field(default=0.28, metadata={"help": "Upper clip range (DAPO clip-higher)."})
+    loss_type: LossType = field(default="dapo", metadata={"help": "TRL GRPO loss normalisation (dapo: token-level)."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the rollouts."})
+    reward: RewardKind = field(default="atom_searcher", metadata={"help": "atom_searcher (ATR + F1, curriculum) | "
+                                                                          "webdancer (format + correctness)."})
+    alpha0: float = field(default=ALPHA0, metadata={"help": "Initial weight of the atomic-thought reward."})
+    atr_aggregation: Aggregation = field(default="mean", metadata={"help": "mean | min | late_weighted"})
+    f1_metric: Metric = field(default=REWARD_F1, metadata={"help": "F1 variant of the outcome reward."})
+    correct_f1: float = field(default=WEBDANCER_CORRECT_F1, metadata={"help": "webdancer: the outcome counts as correct at this F1."})
+    mask_zero_variance_groups: bool = field(default=True, metadata={"help": "DAPO: groups whose rewards are all equal "
+                                                                            "are left out of the loss."})
+    entropy_base: float = field(default=0.001, metadata={"help": "DeepResearcher's entropy coefficient."})
+    entropy_target: float = field(default=0.3, metadata={"help": "Nats; set near the entropy logged early in "
+                                                                 "training."})
+    entropy_window: int = field(default=8, metadata={"help": "Steps in the entropy regulator's sliding window."})
     entropy_step: float = 0.001
     entropy_max: float = 0.01
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
