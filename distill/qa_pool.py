@@ -15,6 +15,7 @@ from typing import Any
 from datasketch import MinHash, MinHashLSH
 from rapidfuzz import fuzz
 
+from crawl.drop_reasons import DUPLICATE_ID, NEAR_DUPLICATE
 from distill.qa_rules import normalize_answer
 
 
@@ -50,11 +51,11 @@ def dedupe_questions(records: Sequence[dict[str, Any]], *, threshold: float = 90
                 dup_of = key
                 break
         if dup_of is not None:
-            drops.append({**rec, "stage": "dedup", "reason": "near_duplicate", "duplicate_of": dup_of})
+            drops.append({**rec, "stage": "dedup", "reason": NEAR_DUPLICATE, "duplicate_of": dup_of})
             continue
         key = rec["id"]
         if key in by_key:
-            drops.append({**rec, "stage": "dedup", "reason": "duplicate_id", "duplicate_of": key})
+            drops.append({**rec, "stage": "dedup", "reason": DUPLICATE_ID, "duplicate_of": key})
             continue
         lsh.insert(key, mh)
         by_key[key] = (q, a)
