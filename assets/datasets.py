@@ -20,6 +20,7 @@ from pydantic import Field
 from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
 from assets.resources import BenchmarksResource, LLMResource, ModelsResource, StorageResource
 from assets.trajectories import trajectories
+from crawl.drop_reasons import HELD_OUT_FOR_RL, NOT_SAMPLED, UNEXPLAINED_INVALID, prefixed
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
 from distill.records import write_table
@@ -85,12 +86,16 @@ def _read(path: Path, what: str) -> pl.DataFrame:
 
 
 def _upstream_funnel(storage: StorageResource, questions_rolled_out: int) -> Funnel:
-    """Pages -> QA candidates -> qa_pool -> questions rolled out, from the files upstream assets wrote."""
+    """Pages -> QA candidates -> qa_pool -> questions rolled out, from the files upstream assets wrote.
+
+    The ``qa_candidates`` stage merges both generators' drops, so each reason is shown behind
+    its generator's name (``crawlqa:judge_reject``): a display prefix, the reason after it is
+    a declared constant (:func:`crawl.drop_reasons.prefixed`)."""
     funnel = Funnel()
     pages = sorted(storage.path("web_pages").glob("*.parquet"))
     if pages:
         df = pl.concat([pl.read_parquet(p, columns=["valid", "invalid_reason"]) for p in pages])
-        bad = Counter(r or "invalid" for r in df.filter(~pl.col("valid"))["invalid_reason"].to_list())
+        bad = Counter(r or UNEXPLAINED_INVALID for r in df.filter(~pl.col("valid"))["invalid_reason"].to_list())
         funnel.add_stage("pages", df.height, bad)
     drops: Counter[str] = Counter()
     candidates = 0
@@ -100,7 +105,7 @@ def _upstream_funnel(storage: StorageResource, questions_rolled_out: int) -> Fun
         if kept.exists() and dropped.exists():
             d = pl.read_parquet(dropped)
             candidates += pl.read_parquet(kept).height + d.height
-            drops.update(f"{origin}:{r}" for r in d["reason"].to_list())
+            drops.update(prefixed(origin, r) for r in d["reason"].to_list())  # "crawlqa:judge_reject": display only
     if candidates:
         funnel.add_stage("qa_candidates", candidates, drops)
     pool_path, pool_drops = storage.path("qa", "qa_pool.parquet"), storage.path("qa", "qa_pool_drops.parquet")
@@ -108,7 +113,7 @@ def _upstream_funnel(storage: StorageResource, questions_rolled_out: int) -> Fun
         pool, d = pl.read_parquet(pool_path), pl.read_parquet(pool_drops)
         funnel.add_stage("qa_pool", pool.height + d.height, Counter(d["reason"].to_list()))
         if questions_rolled_out < pool.height:
-            funnel.add_stage("rolled_out", pool.height, {"not_sampled": pool.height - questions_rolled_out})
+            funnel.add_stage("rolled_out", pool.height, {NOT_SAMPLED: pool.height - questions_rolled_out})
     return funnel
 
 
@@ -142,38 +147,33 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
 
     files = benchmarks.active_files()
     index = BenchmarkIndex.from_files(files, question_field=benchmarks.question_field) if files else None
-    matches = {}
-    if index is not None:
-        for q in {t.question for t in trajs}:
-            m = index.match(q)
-            if m is not None:
-                matches[q] = m
-    clean = [t for t in trajs if t.question not in matches]
-    contamination = Funnel()
-    contamination.add_stage("contamination", len(trajs),
-                            Counter(matches[t.question].reason for t in trajs if t.question in matches))
 
-    verdicts, stats = _judge(storage, llm, clean) if config.judge == "on" else ({}, {})
-    judge = {i: v.correct for i, v in verdicts.items() if v.correct is not None}
-    result = run_filters(clean, config.filter_settings(), judge=judge)
+    # The judge is asked about the rollouts that passed contamination (the first filter stage).
+    verdicts: dict[str, Any] = {}
+    stats: dict[str, Any] = {}
 
-    by_id = {d.id: d for d in result.decisions}
+    def judge(clean: list[Trajectory]) -> dict[str, bool]:
+        if config.judge == "on":
+            got, used = _judge(storage, llm, clean)
+            verdicts.update(got)
+            stats.update(used)
+        return {i: v.correct for i, v in verdicts.items() if v.correct is not None}
+
+    result = run_filters(trajs, config.filter_settings(), judge=judge,
+                         benchmark=index.match if index is not None else None)
+
     rows = []
-    for t in trajs:
-        d = by_id.get(t.id)
-        m = matches.get(t.question)
+    for t, d in zip(trajs, result.decisions, strict=True):
+        m = result.matches.get(t.question)
         v = verdicts.get(t.id)
-        f1 = d.f1 if d is not None else None
         # The judge decides when it gave a verdict; otherwise the rule (answer span cover-EM, or F1).
-        rule = d.rule_correct if d is not None else None
         judged = v.correct if v is not None else None
-        correct = t.finish_reason == "answer" and (judged if judged is not None else bool(rule))
+        correct = t.finish_reason == "answer" and (judged if judged is not None else bool(d.rule_correct))
         rows.append({
-            "keep": bool(d and d.keep), "reasons": list(d.reasons) if d else [m.reason] if m else [],
-            "stage_dropped": (d.stage_dropped if d else "contamination"), "vote_share": d.vote_share if d else None,
-            "f1": f1, "em": d.em if d else None, "judge_correct": v.correct if v else None,
+            "keep": d.keep, "reasons": list(d.reasons), "stage_dropped": d.stage_dropped, "vote_share": d.vote_share,
+            "f1": d.f1, "em": d.em, "judge_correct": v.correct if v else None,
             "judge_reason": v.reason if v else None, "benchmark_match": m.question if m else None,
-            "correct": correct, "rule_correct": rule, "answer_span": d.answer_span if d is not None else None,
+            "correct": correct, "rule_correct": d.rule_correct, "answer_span": d.answer_span,
         })
     df = pl.concat([trajectories_frame(trajs), pl.DataFrame(rows, schema=SCORED_EXTRA)], how="horizontal") \
         if trajs else pl.concat([trajectories_frame([]), SCORED_EXTRA.to_frame()], how="horizontal")
@@ -181,7 +181,7 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
 
     funnel = _upstream_funnel(storage, len({t.question_id for t in trajs}))
     funnel.add_stage("rollouts", len(trajs), {})
-    funnel = funnel.then(contamination).then(result.funnel)
+    funnel = funnel.then(result.funnel)
     write_table(pl.DataFrame(funnel.to_rows()), storage.path("filters", "funnel.parquet"))
     fail_if_llm_unusable(stats, "scored_trajectories")
     chart = funnel_png(funnel, storage.path("filters", "funnel.png"))
@@ -278,7 +278,7 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
     tokenized = tokenize_sft(records, tokenizer, config.max_length)
     report = mask_report(tokenized.rows, tokenizer, records)
     stage = Funnel()
-    stage.add_stage("sft_split", kept.height, {"held_out_for_rl": kept.height - in_sft.height})
+    stage.add_stage("sft_split", kept.height, {HELD_OUT_FOR_RL: kept.height - in_sft.height})
     stage.add_stage("sft_records", len(records), Counter(r["reason"] for r in tokenized.rejected))
     out_dir = storage.path("datasets", "sft")
     info = CardInfo(name="seekforge-sft", kind="sft", rows=len(tokenized.rows),

@@ -13,6 +13,7 @@ from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_met
 from assets.progress import StepProgress
 from assets.resources import LLMResource, StorageResource
 from crawl.corpus import read_pages
+from crawl.drop_reasons import DUPLICATE_ID, NEAR_DUPLICATE
 from crawl.search_index import SearchIndex
 from distill.chains import docs_and_graph, sample_chains
 from distill.crawlqa import CrawlQASettings, generate_crawlqa
@@ -224,8 +225,8 @@ def qa_pool(storage: StorageResource) -> dg.MaterializeResult:
             "input_pairs": union.height,
             "by_origin": counts_md(df, ["origin", "round"], "pairs"),
             "by_type": counts_md(df, "type", "pairs"),
-            "drop_reasons": counter_md({"near_duplicate": sum(1 for d in dropped if d["reason"] == "near_duplicate"),
-                                        "duplicate_id": sum(1 for d in dropped if d["reason"] == "duplicate_id")}),
+            "drop_reasons": counter_md({r: sum(1 for d in dropped if d["reason"] == r)
+                                        for r in (NEAR_DUPLICATE, DUPLICATE_ID)}),
             "preview": preview_md(df, ["origin", "type", "hops", "question", "answer"], width=100),
         },
         check_results=_qa_checks(df, known),

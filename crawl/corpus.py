@@ -29,7 +29,8 @@ WEB_PAGES_SCHEMA = pl.Schema(
         "outcome": pl.String,  # fetch outcome (crawl.fetcher.Outcome)
         "status": pl.Int32,
         "valid": pl.Boolean,
-        "invalid_reason": pl.String,
+        "invalid_reason": pl.String,  # a declared drop reason (crawl/drop_reasons.py: stages fetch, page)
+        "invalid_detail": pl.String,  # what varies for that reason (exception message, API error code)
         "title": pl.String,
         "text": pl.String,  # clean main content as markdown
         "fields_json": pl.String,  # site-specific structured fields, JSON

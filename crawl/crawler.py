@@ -85,7 +85,8 @@ def page_from_row(row: Mapping[str, Any]) -> ParsedPage:
     links = [Link(url=x["url"], kind=LinkKind(x["kind"]), text=x.get("text") or "") for x in row.get("links") or []]
     return ParsedPage(url=row["canonical_url"], source=row["source"], kind=row.get("kind") or "", title=row.get("title") or "",
                       text=row.get("text") or "", fields=json.loads(row.get("fields_json") or "{}"), links=links,
-                      valid=bool(row.get("valid")), invalid_reason=row.get("invalid_reason"))
+                      valid=bool(row.get("valid")), invalid_reason=row.get("invalid_reason"),
+                      invalid_detail=row.get("invalid_detail") or "")
 
 
 def build_row(result: FetchResult, page: ParsedPage | None, *, root: str, depth: int, parent: str | None,
@@ -121,11 +122,14 @@ def build_row(result: FetchResult, page: ParsedPage | None, *, root: str, depth:
                    content_hash=previous.get("content_hash"), etag=row["etag"] or previous.get("etag"),
                    last_modified=row["last_modified"] or previous.get("last_modified"))
     if page is None:
-        row.update(valid=False, invalid_reason=str(result.outcome), title="", text="", fields_json="{}", links=[], n_links=0)
+        # The fetch outcome is the reason (a declared one, stage "fetch"); its detail is in ``detail``.
+        row.update(valid=False, invalid_reason=str(result.outcome), invalid_detail=None, title="", text="",
+                   fields_json="{}", links=[], n_links=0)
     else:
         row.update(
             valid=page.valid,
             invalid_reason=page.invalid_reason,
+            invalid_detail=page.invalid_detail or None,
             title=page.title,
             text=page.text,
             fields_json=json.dumps(page.fields, ensure_ascii=False, sort_keys=True, default=str),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import zlib
 
+from crawl.drop_reasons import BODY_TOO_LARGE, DECODE_ERROR, DECOMPRESSION_BOMB, UNSUPPORTED_ENCODING
+
 
 class BodyLimitExceeded(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
-        self.reason = reason  # "body_too_large" | "decompression_bomb"
+        self.reason = reason  # a declared drop reason: body_too_large | decompression_bomb | decode_error | ...
         self.detail = detail
 
 
@@ -41,7 +43,7 @@ class BoundedDecoder:
         elif enc in ("identity", ""):
             self._z = None
         else:
-            raise BodyLimitExceeded("unsupported_encoding", f"unsupported content-encoding {encoding!r}")
+            raise BodyLimitExceeded(UNSUPPORTED_ENCODING, f"unsupported content-encoding {encoding!r}")
         self._deflate_probe = enc == "deflate"
 
     def _consumed(self) -> int:
@@ -54,17 +56,17 @@ class BoundedDecoder:
         bomb = self._z is not None and self.decoded_bytes > self.max_ratio * self._consumed()
         if bomb and (self.decoded_bytes > self.ratio_floor or self.decoded_bytes > self.max_bytes):
             raise BodyLimitExceeded(
-                "decompression_bomb",
+                DECOMPRESSION_BOMB,
                 f"compression ratio above {self.max_ratio:g} ({self._consumed()} -> {self.decoded_bytes}+ bytes)",
             )
         if self.decoded_bytes > self.max_bytes:
-            raise BodyLimitExceeded("body_too_large", f"body exceeds {self.max_bytes} bytes")
+            raise BodyLimitExceeded(BODY_TOO_LARGE, f"body exceeds {self.max_bytes} bytes")
         self._parts.append(data)
 
     def feed(self, chunk: bytes) -> None:
         self.raw_bytes += len(chunk)
         if self.raw_bytes > self.max_bytes:
-            raise BodyLimitExceeded("body_too_large", f"body exceeds {self.max_bytes} bytes")
+            raise BodyLimitExceeded(BODY_TOO_LARGE, f"body exceeds {self.max_bytes} bytes")
         if self._z is None:
             self._take(chunk)
             return
@@ -84,12 +86,12 @@ class BoundedDecoder:
                 self._take(out)
                 data = self._z.unconsumed_tail
         except zlib.error as exc:
-            raise BodyLimitExceeded("decode_error", f"corrupt {self.encoding} body: {exc}") from exc
+            raise BodyLimitExceeded(DECODE_ERROR, f"corrupt {self.encoding} body: {exc}") from exc
 
     def finish(self) -> bytes:
         if self._z is not None:
             try:
                 self._take(self._z.flush())
             except zlib.error as exc:
-                raise BodyLimitExceeded("decode_error", f"corrupt {self.encoding} body: {exc}") from exc
+                raise BodyLimitExceeded(DECODE_ERROR, f"corrupt {self.encoding} body: {exc}") from exc
         return b"".join(self._parts)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
+from crawl import drop_reasons as R
 from crawl.decode import BodyLimitExceeded, BoundedDecoder
 from crawl.netguard import BlockedAddress, NetworkPolicy
 from crawl.retrying import parse_retry_after, retry_after_or_backoff
@@ -48,23 +49,25 @@ DEFAULT_CONTENT_TYPES = (
 
 
 class Outcome(StrEnum):
+    """How a fetch ended; every value but ``ok`` is a declared drop reason (stage ``fetch``)."""
+
     OK = "ok"
-    TIMEOUT = "timeout"
-    CONNECT_ERROR = "connect_error"
-    DNS_ERROR = "dns_error"
-    BLOCKED_SCHEME = "blocked_scheme"
-    BLOCKED_ADDRESS = "blocked_address"
-    ROBOTS_DISALLOWED = "robots_disallowed"
-    TOO_MANY_REDIRECTS = "too_many_redirects"
-    REDIRECT_LOOP = "redirect_loop"
-    BODY_TOO_LARGE = "body_too_large"
-    DECOMPRESSION_BOMB = "decompression_bomb"
-    DECODE_ERROR = "decode_error"
-    CONTENT_TYPE = "content_type_not_allowed"
-    PROTOCOL_ERROR = "protocol_error"
-    INVALID_URL = "invalid_url"
-    NOT_IN_ARCHIVE = "not_in_archive"
-    INTERNAL_ERROR = "internal_error"
+    TIMEOUT = R.TIMEOUT
+    CONNECT_ERROR = R.CONNECT_ERROR
+    DNS_ERROR = R.DNS_ERROR
+    BLOCKED_SCHEME = R.BLOCKED_SCHEME
+    BLOCKED_ADDRESS = R.BLOCKED_ADDRESS
+    ROBOTS_DISALLOWED = R.ROBOTS_DISALLOWED
+    TOO_MANY_REDIRECTS = R.TOO_MANY_REDIRECTS
+    REDIRECT_LOOP = R.REDIRECT_LOOP
+    BODY_TOO_LARGE = R.BODY_TOO_LARGE
+    DECOMPRESSION_BOMB = R.DECOMPRESSION_BOMB
+    DECODE_ERROR = R.DECODE_ERROR
+    CONTENT_TYPE = R.CONTENT_TYPE_NOT_ALLOWED
+    PROTOCOL_ERROR = R.PROTOCOL_ERROR
+    INVALID_URL = R.INVALID_URL
+    NOT_IN_ARCHIVE = R.NOT_IN_ARCHIVE
+    INTERNAL_ERROR = R.INTERNAL_ERROR
 
 
 @dataclass(frozen=True)
@@ -401,8 +404,8 @@ class Fetcher:
                 body = decoder.finish()
             except BodyLimitExceeded as exc:
                 self._archive(url, request, response, b"".join(raw_parts), truncated="length")
-                outcome = {"decompression_bomb": Outcome.DECOMPRESSION_BOMB, "body_too_large": Outcome.BODY_TOO_LARGE}.get(
-                    exc.reason, Outcome.DECODE_ERROR)
+                outcome = {R.DECOMPRESSION_BOMB: Outcome.DECOMPRESSION_BOMB,
+                           R.BODY_TOO_LARGE: Outcome.BODY_TOO_LARGE}.get(exc.reason, Outcome.DECODE_ERROR)
                 raise _Failure(outcome, exc.detail) from exc
             self._archive(url, request, response, b"".join(raw_parts))
             base.body = body

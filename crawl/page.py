@@ -51,8 +51,10 @@ class ParsedPage:
     ``text`` is markdown of the main content only (no navigation chrome); ``fields``
     holds site-specific structured values (arXiv id/authors, GitHub stars, Wikipedia
     infobox ...) as JSON-serialisable data. ``valid`` is False for error, bot-block and
-    near-empty pages, with ``invalid_reason`` saying why; such pages stay in the corpus
-    for accounting but are never used downstream.
+    near-empty pages, with ``invalid_reason`` saying why (a declared constant of
+    :mod:`crawl.drop_reasons`) and ``invalid_detail`` what varies (the exception of a
+    ``parse_error``, the code of an ``api_error``); such pages stay in the corpus for
+    accounting but are never used downstream.
     """
 
     url: str
@@ -64,6 +66,7 @@ class ParsedPage:
     links: list[Link] = field(default_factory=list)
     valid: bool = True
     invalid_reason: str | None = None
+    invalid_detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies ``fields`` (6-7 ms on a
@@ -71,5 +74,5 @@ class ParsedPage:
         return {
             "url": self.url, "source": self.source, "kind": self.kind, "title": self.title, "text": self.text,
             "fields": self.fields, "links": [link.to_dict() for link in self.links], "valid": self.valid,
-            "invalid_reason": self.invalid_reason,
+            "invalid_reason": self.invalid_reason, "invalid_detail": self.invalid_detail,
         }

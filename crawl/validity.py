@@ -17,7 +17,8 @@ Order of checks in :func:`check_validity`:
    wall). They name the wall whatever the status it came with: Cloudflare serves its
    challenge as 403/503, rate limits come as 429 or as a 200 page, and "blocked by a
    bot wall" is what crawl accounting needs to know.
-2. HTTP status: ``http_<status>`` for 3xx that reached an adapter and for >= 400.
+2. HTTP status: ``http_error`` for 3xx that reached an adapter and for >= 400 (the
+   status itself is in the corpus row's ``status`` column).
 3. The remaining rules (soft errors served with 200: access denied, soft-404).
 4. ``near_empty``: fewer than :data:`MIN_TEXT_CHARS` characters of words in the main
    text, unless the caller says the page is ``structured`` (API JSON / Atom records
@@ -30,6 +31,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from crawl.drop_reasons import (ACCESS_DENIED, CAPTCHA, CLOUDFLARE_CHALLENGE, HTTP_ERROR, LOGIN_WALL, NEAR_EMPTY,
+                                NOT_FOUND, RATE_LIMITED)
 
 Where = Literal["title", "text", "html"]
 
@@ -64,31 +68,31 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 RULES: tuple[Rule, ...] = (
     # Cloudflare / generic JS challenge interstitials.
-    Rule("cloudflare_challenge", _rx(r"^\s*(just a moment\.\.\.|attention required!?( \| cloudflare)?)\s*$"), "title", None, over_status=True),
-    Rule("cloudflare_challenge", _rx(r"checking your browser|cf-browser-verification|\bcf_chl_|enable javascript and cookies to continue"), "text", _SHORT, over_status=True),
-    Rule("cloudflare_challenge", _rx(r"cf-browser-verification|\bcf_chl_opt\b|challenge-platform/h/|checking your browser before accessing"), "html", _SHORT, over_status=True),
+    Rule(CLOUDFLARE_CHALLENGE, _rx(r"^\s*(just a moment\.\.\.|attention required!?( \| cloudflare)?)\s*$"), "title", None, over_status=True),
+    Rule(CLOUDFLARE_CHALLENGE, _rx(r"checking your browser|cf-browser-verification|\bcf_chl_|enable javascript and cookies to continue"), "text", _SHORT, over_status=True),
+    Rule(CLOUDFLARE_CHALLENGE, _rx(r"cf-browser-verification|\bcf_chl_opt\b|challenge-platform/h/|checking your browser before accessing"), "html", _SHORT, over_status=True),
     # "Ray ID" alone is common in Cloudflare *error* pages; require the brand too.
     # Anchored (\A) so the look-ahead runs once, not at every offset.
-    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "text", _SHORT, over_status=True),
-    Rule("cloudflare_challenge", re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "html", _SHORT, over_status=True),
+    Rule(CLOUDFLARE_CHALLENGE, re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "text", _SHORT, over_status=True),
+    Rule(CLOUDFLARE_CHALLENGE, re.compile(r"\A(?=.*\bcloudflare\b).*\bray id\b", re.IGNORECASE | re.DOTALL), "html", _SHORT, over_status=True),
     # CAPTCHAs / human verification. Title rules are length-capped too: the
     # Wikipedia article titled "CAPTCHA" is long and must stay valid.
-    Rule("captcha", _rx(r"^\W*(captcha|security check|are you a robot|verify you are (a )?human|human verification|robot check|bot verification)\b"), "title", _TITLE_SHORT, over_status=True),
-    Rule("captcha", _rx(r"\bcaptcha\b|verify (that )?you are (a )?human|are you a robot|not a robot|unusual traffic from your (computer|network)"), "text", _SHORT, over_status=True),
-    Rule("captcha", _rx(r"g-recaptcha|\bh-captcha\b|hcaptcha\.com|cf-turnstile|captcha-delivery\.com"), "html", _SHORT, over_status=True),
+    Rule(CAPTCHA, _rx(r"^\W*(captcha|security check|are you a robot|verify you are (a )?human|human verification|robot check|bot verification)\b"), "title", _TITLE_SHORT, over_status=True),
+    Rule(CAPTCHA, _rx(r"\bcaptcha\b|verify (that )?you are (a )?human|are you a robot|not a robot|unusual traffic from your (computer|network)"), "text", _SHORT, over_status=True),
+    Rule(CAPTCHA, _rx(r"g-recaptcha|\bh-captcha\b|hcaptcha\.com|cf-turnstile|captcha-delivery\.com"), "html", _SHORT, over_status=True),
     # Soft rate limits (hard ones arrive as HTTP 429 and are caught by status).
-    Rule("rate_limited", _rx(r"^\W*(too many requests|rate limit(ed| exceeded)|slow down)\b"), "title", _TITLE_SHORT, over_status=True),
-    Rule("rate_limited", _rx(r"too many requests|rate limit exceeded|exceeded a secondary rate limit|you have been rate.?limited"), "text", _SHORT, over_status=True),
+    Rule(RATE_LIMITED, _rx(r"^\W*(too many requests|rate limit(ed| exceeded)|slow down)\b"), "title", _TITLE_SHORT, over_status=True),
+    Rule(RATE_LIMITED, _rx(r"too many requests|rate limit exceeded|exceeded a secondary rate limit|you have been rate.?limited"), "text", _SHORT, over_status=True),
     # Login walls.
-    Rule("login_wall", _rx(r"^\s*(sign in|log ?in|sign-in)\b"), "title", _SHORT, over_status=True),
-    Rule("login_wall", _rx(r"(sign|log) ?in to continue|you must be (logged|signed) in|please (log|sign) ?in to (view|continue|access|see)|login required|authentication required"), "text", _SHORT, over_status=True),
+    Rule(LOGIN_WALL, _rx(r"^\s*(sign in|log ?in|sign-in)\b"), "title", _SHORT, over_status=True),
+    Rule(LOGIN_WALL, _rx(r"(sign|log) ?in to continue|you must be (logged|signed) in|please (log|sign) ?in to (view|continue|access|see)|login required|authentication required"), "text", _SHORT, over_status=True),
     # Access denied pages served with 200 (WAFs, geo blocks).
-    Rule("access_denied", _rx(r"^\s*(access denied|403 forbidden|forbidden|error 403)\b"), "title", _SHORT),
-    Rule("access_denied", _rx(r"^\W*access denied\b|you don'?t have permission to access"), "text", _SHORT),
+    Rule(ACCESS_DENIED, _rx(r"^\s*(access denied|403 forbidden|forbidden|error 403)\b"), "title", _SHORT),
+    Rule(ACCESS_DENIED, _rx(r"^\W*access denied\b|you don'?t have permission to access"), "text", _SHORT),
     # Soft 404s.
-    Rule("not_found", _rx(r"page not found|^\s*404\b|\b404 not found\b|^\s*not found\s*$"), "title", _TITLE_SHORT),
-    Rule("not_found", _rx(r"wikipedia does not have an article with this exact name"), "text", None),
-    Rule("not_found", _rx(r"the page you (requested|were looking for|are looking for) (was|could) not (be )?found"), "text", _SHORT),
+    Rule(NOT_FOUND, _rx(r"page not found|^\s*404\b|\b404 not found\b|^\s*not found\s*$"), "title", _TITLE_SHORT),
+    Rule(NOT_FOUND, _rx(r"wikipedia does not have an article with this exact name"), "text", None),
+    Rule(NOT_FOUND, _rx(r"the page you (requested|were looking for|are looking for) (was|could) not (be )?found"), "text", _SHORT),
 )
 
 _WALL_RULES = tuple(r for r in RULES if r.over_status)
@@ -139,7 +143,7 @@ def check_validity(
     *,
     structured: bool = False,
 ) -> str | None:
-    """Return None for a valid page, else a short reason code (see module doc).
+    """Return None for a valid page, else a declared drop reason (see module doc).
 
     ``structured=True`` marks pages whose value lies in structured fields (API
     records): they are exempt from ``near_empty`` and from the title rules, while the
@@ -153,12 +157,12 @@ def check_validity(
     if reason is not None:
         return reason
     if status >= 300:
-        return f"http_{status}"
+        return HTTP_ERROR
     reason = _first_match(_SOFT_RULES, title, text, html)
     if reason is not None:
         return reason
     if not structured and text_chars(text) < MIN_TEXT_CHARS:
-        return "near_empty"
+        return NEAR_EMPTY
     return None
 
 

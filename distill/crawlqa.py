@@ -3,7 +3,9 @@ if rule checks and a strict judge accept it (WebDancer §3.1).
 
 Every generated sample ends as a record or as a drop with a reason; counts of both go
 to the asset's metadata. Constrained decoding (a JSON schema) keeps small models'
-output parseable; what still fails to parse is the drop ``malformed_json``.
+output parseable; what still fails to parse is the drop ``malformed_json``. Drop reasons
+are the constants of :mod:`crawl.drop_reasons`; what varies (the LLM error code, the
+judge's words) is in other fields of the drop (``error``, ``detail``, ``judge_reason``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz
 
+from crawl.drop_reasons import (COPIED_EXAMPLE, JUDGE_LLM_ERROR, JUDGE_MALFORMED_VERDICT, JUDGE_REJECT, LLM_ERROR,
+                                MALFORMED_JSON, MISSING_FIELDS, QUESTION_OFF_TOPIC, TRUNCATED_OUTPUT)
 from distill.chains import Chain, Doc
 from distill.jsonparse import extract_json_object
 from distill.progress import ProgressFn, gather_with_progress
@@ -139,6 +143,13 @@ def parse_verdict(result: ChatResult) -> tuple[str, str]:
     return verdict, str(data.get("reason", ""))[:200]  # type: ignore[union-attr]
 
 
+def judge_drop_reason(verdict: str, why: str) -> str:
+    """The drop reason of a verdict that is not ``accept`` (``why`` as :func:`parse_verdict` gave it)."""
+    if verdict == "reject":
+        return JUDGE_REJECT
+    return JUDGE_LLM_ERROR if why.startswith("llm_error:") else JUDGE_MALFORMED_VERDICT
+
+
 async def generate_one(client: LLMClient, chain: Chain, k: int, s: CrawlQASettings,
                        known_urls: Container[str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """One sample for one chain -> (record, None) or (None, drop)."""
@@ -159,30 +170,29 @@ async def generate_one(client: LLMClient, chain: Chain, k: int, s: CrawlQASettin
     result = await client.chat("teacher", messages, seed=seed, sample_index=k, json_schema=qa_schema(qtype, candidates),
                                temperature=s.temperature, max_tokens=s.max_tokens)
     if not result.ok:
-        return drop("generate", f"llm_error:{result.error}", detail=result.detail)
+        return drop("generate", LLM_ERROR, error=result.error, detail=result.detail)
     data = extract_json_object(result.text)
     if data is None:
-        reason = "truncated_output" if result.finish_reason == "length" else "malformed_json"
+        reason = TRUNCATED_OUTPUT if result.finish_reason == "length" else MALFORMED_JSON
         return drop("parse", reason, raw=result.text[:500])
     question = data.get("question")
     answer = data.get("answer")
     if not isinstance(question, str) or not isinstance(answer, str):
-        return drop("parse", "missing_fields", raw=result.text[:500])
+        return drop("parse", MISSING_FIELDS, raw=result.text[:500])
     aliases = [a for a in data.get("aliases") or [] if isinstance(a, str) and a.strip() and a != answer]
     evidence_text = "\n\n".join(d.text for d in chain.docs)
     reasons = lint_qa(question, answer, evidence_text=evidence_text, evidence_urls=chain.urls, known_urls=known_urls)
     if copies_example(question, qtype):
-        reasons.insert(0, "copied_example")
+        reasons.insert(0, COPIED_EXAMPLE)
     if off_topic(question, chain.docs):
-        reasons.insert(0, "question_off_topic")
+        reasons.insert(0, QUESTION_OFF_TOPIC)
     if reasons:
         return drop("rules", reasons[0], all_reasons=reasons, question=question, answer=answer)
     verdict_result = await client.chat("judge", judge_messages(docs, question, answer), seed=seed, sample_index=k,
                                        json_schema=VERDICT_SCHEMA, temperature=0.0)
     verdict, why = parse_verdict(verdict_result)
     if s.judge == "enforce" and verdict != "accept":
-        return drop("judge", "judge_reject" if verdict == "reject" else f"judge_{why}", question=question,
-                    answer=answer, judge_reason=why)
+        return drop("judge", judge_drop_reason(verdict, why), question=question, answer=answer, judge_reason=why)
     record = {
         **base,
         "id": hashlib.sha256(f"{chain.id}\x00{k}\x00{question}".encode()).hexdigest()[:16],

@@ -18,7 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from distill.crawlqa import VERDICT_SCHEMA, judge_messages, parse_verdict
+from crawl.drop_reasons import (DESCRIPTION_TOO_LONG, ENTITY_NAMED, LLM_ERROR, MALFORMED_JSON, NO_ENTITY,
+                                NO_SEARCH_RESULTS)
+from distill.crawlqa import VERDICT_SCHEMA, judge_drop_reason, judge_messages, parse_verdict
 from distill.jsonparse import extract_json_object
 from distill.progress import ProgressFn, gather_with_progress
 from distill.llm.client import LLMClient
@@ -91,25 +93,27 @@ async def evolve_one(client: LLMClient, search: SearchFn, seed_qa: dict[str, Any
                 "prompt_id": prompt.id, "prompt_version": prompt.version}
         entities = [e for e in candidate_entities(question, answer) if e not in replaced]
         if not entities:
-            return kept, {**base, "stage": "entity", "reason": "no_entity", "question": question}
+            return kept, {**base, "stage": "entity", "reason": NO_ENTITY, "question": question}
         entity = entities[0]
         hits = list(search(entity, s.search_k))[: s.search_k]
         if not hits:
-            return kept, {**base, "stage": "search", "reason": "no_search_results", "entity": entity}
+            return kept, {**base, "stage": "search", "reason": NO_SEARCH_RESULTS, "entity": entity}
         seed = int(_id(s.seed, parent, rnd, entity)[:8], 16)
         result = await client.chat("teacher", prompt.messages(entity=entity, answer=answer, hits=hits), seed=seed,
                                    json_schema=DESCRIPTION_SCHEMA, temperature=0.7)
         if not result.ok:
-            return kept, {**base, "stage": "describe", "reason": f"llm_error:{result.error}", "entity": entity}
+            return kept, {**base, "stage": "describe", "reason": LLM_ERROR, "error": result.error,
+                          "detail": result.detail, "entity": entity}
         data = extract_json_object(result.text)
         description = str((data or {}).get("description", "")).strip().strip(".")
         if not description:
-            return kept, {**base, "stage": "describe", "reason": "malformed_json", "entity": entity,
+            return kept, {**base, "stage": "describe", "reason": MALFORMED_JSON, "entity": entity,
                           "raw": result.text[:300]}
         if normalize_answer(entity) in normalize_answer(description):
-            return kept, {**base, "stage": "describe", "reason": "entity_named", "entity": entity, "description": description}
+            return kept, {**base, "stage": "describe", "reason": ENTITY_NAMED, "entity": entity,
+                          "description": description}
         if len(description.split()) > s.max_description_words:
-            return kept, {**base, "stage": "describe", "reason": "description_too_long", "entity": entity}
+            return kept, {**base, "stage": "describe", "reason": DESCRIPTION_TOO_LONG, "entity": entity}
         new_question = question.replace(entity, description, 1)
         reasons = lint_qa(new_question, answer)
         if reasons:
@@ -118,7 +122,7 @@ async def evolve_one(client: LLMClient, search: SearchFn, seed_qa: dict[str, Any
         verdict, why = parse_verdict(await client.chat("judge", judge_messages(round_evidence, new_question, answer),
                                                        seed=seed, json_schema=VERDICT_SCHEMA, temperature=0.0))
         if s.judge == "enforce" and verdict != "accept":
-            return kept, {**base, "stage": "judge", "reason": "judge_reject" if verdict == "reject" else f"judge_{why}",
+            return kept, {**base, "stage": "judge", "reason": judge_drop_reason(verdict, why), "judge_reason": why,
                           "question": new_question, "entity": entity}
         urls = list(dict.fromkeys(urls + [h.url for h in hits]))
         record = {**base, "id": _id(parent, rnd, new_question), "question": new_question,

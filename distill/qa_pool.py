@@ -19,6 +19,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from distill import minhash
+from crawl.drop_reasons import DUPLICATE_ID, NEAR_DUPLICATE
 from distill.qa_rules import normalize_answer
 
 SHINGLE_WORDS = 3
@@ -49,11 +50,11 @@ def dedupe_questions(records: Sequence[dict[str, Any]], *, threshold: float = 90
                 dup_of = records[j]["id"]
                 break
         if dup_of is not None:
-            drops.append({**rec, "stage": "dedup", "reason": "near_duplicate", "duplicate_of": dup_of})
+            drops.append({**rec, "stage": "dedup", "reason": NEAR_DUPLICATE, "duplicate_of": dup_of})
             continue
         key = rec["id"]
         if key in kept_ids:
-            drops.append({**rec, "stage": "dedup", "reason": "duplicate_id", "duplicate_of": key})
+            drops.append({**rec, "stage": "dedup", "reason": DUPLICATE_ID, "duplicate_of": key})
             continue
         kept_ids.add(key)
         is_kept[i] = True

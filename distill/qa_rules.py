@@ -85,23 +85,28 @@ from typing import Final, Literal
 
 from rapidfuzz import fuzz
 
+from crawl.drop_reasons import (ANSWER_EMPTY, ANSWER_IN_CHOICES, ANSWER_IS_SENTENCE, ANSWER_LEAKED, ANSWER_MULTILINE,
+                                ANSWER_OPTION_LETTER, ANSWER_TOO_LONG, ANSWER_WHITESPACE, ERROR_PAGE_LEFTOVER,
+                                EVIDENCE_UNKNOWN, MENTIONS_BROWSING, NOT_GROUNDED, QUESTION_MALFORMED)
+
 AnswerKind = Literal["number", "date", "yes_no", "entity", "other"]
 
-#: Every reason code :func:`lint_qa` can return (see the module docstring).
+#: Every reason code :func:`lint_qa` can return (see the module docstring), declared in
+#: :mod:`crawl.drop_reasons` (stage ``qa_rules``).
 REASONS: Final[tuple[str, ...]] = (
-    "answer_empty",
-    "answer_in_choices",
-    "answer_is_sentence",
-    "answer_leaked",
-    "answer_multiline",
-    "answer_option_letter",
-    "answer_too_long",
-    "answer_whitespace",
-    "error_page_leftover",
-    "evidence_unknown",
-    "mentions_browsing",
-    "not_grounded",
-    "question_malformed",
+    ANSWER_EMPTY,
+    ANSWER_IN_CHOICES,
+    ANSWER_IS_SENTENCE,
+    ANSWER_LEAKED,
+    ANSWER_MULTILINE,
+    ANSWER_OPTION_LETTER,
+    ANSWER_TOO_LONG,
+    ANSWER_WHITESPACE,
+    ERROR_PAGE_LEFTOVER,
+    EVIDENCE_UNKNOWN,
+    MENTIONS_BROWSING,
+    NOT_GROUNDED,
+    QUESTION_MALFORMED,
 )
 
 #: Questions with fewer words than this are malformed ("Who is Obama?" says too little
@@ -545,41 +550,41 @@ def lint_qa(
     add = reasons.add
 
     if has_error_page_leftover(question, answer):
-        add("error_page_leftover")
+        add(ERROR_PAGE_LEFTOVER)
     if mentions_browsing(question):
-        add("mentions_browsing")
+        add(MENTIONS_BROWSING)
     if is_question_malformed(question):
-        add("question_malformed")
+        add(QUESTION_MALFORMED)
 
     stripped = answer.strip()
     norm = normalize_answer(answer)
     option_letter = _answer_option_letter(question, answer)
     if option_letter:
-        add("answer_option_letter")
+        add(ANSWER_OPTION_LETTER)
     if (not any(ch.isalnum() for ch in stripped) or norm in PLACEHOLDER_ANSWERS
             or (not norm and not option_letter)):
-        add("answer_empty")
+        add(ANSWER_EMPTY)
     if "\n" in answer or "\r" in answer:
-        add("answer_multiline")
+        add(ANSWER_MULTILINE)
     if answer != stripped or _BAD_WHITESPACE.search(answer):
-        add("answer_whitespace")
+        add(ANSWER_WHITESPACE)
     if len(stripped.split()) > max_answer_words or len(stripped) > max_answer_chars:
-        add("answer_too_long")
+        add(ANSWER_TOO_LONG)
     if stripped and is_sentence(stripped):
-        add("answer_is_sentence")
+        add(ANSWER_IS_SENTENCE)
 
     leak = leak_kind(question, answer)
     if leak == "leaked":
-        add("answer_leaked")
+        add(ANSWER_LEAKED)
     elif leak == "choice" and flag_choices:
-        add("answer_in_choices")
+        add(ANSWER_IN_CHOICES)
 
     if evidence_text is not None and norm and not is_grounded(answer, evidence_text):
-        add("not_grounded")
+        add(NOT_GROUNDED)
     if evidence_urls is not None and known_urls is not None:
         urls = [evidence_urls] if isinstance(evidence_urls, str) else evidence_urls
         if any(u not in known_urls for u in urls):
-            add("evidence_unknown")
+            add(EVIDENCE_UNKNOWN)
 
     return sorted(reasons)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import polars as pl
 
+from crawl.drop_reasons import check
+
 QA_SCHEMA = pl.Schema(
     {
         "id": pl.String,
@@ -47,6 +49,11 @@ def qa_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def drops_frame(origin: str, drops: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    """The ``*_drops.parquet`` table; every ``reason`` must be declared (crawl/drop_reasons.py), else
+    :class:`crawl.drop_reasons.UndeclaredReason` before anything is written."""
+    drops = list(drops)
+    for d in drops:
+        check(d.get("reason"))
     rows = [
         {"origin": origin, "stage": d.get("stage"), "reason": d.get("reason"), "question": d.get("question"),
          "answer": d.get("answer"), "record_json": json.dumps(dict(d), ensure_ascii=False, default=str)}

@@ -72,6 +72,7 @@ from typing import Final, Literal
 import numpy as np
 
 from distill import minhash
+from crawl.drop_reasons import BENCHMARK_EXACT, BENCHMARK_NEAR
 from distill.qa_rules import normalize_answer
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class Match:
     @property
     def reason(self) -> str:
         """The drop reason a match gives a record: ``benchmark_exact`` or ``benchmark_near``."""
-        return "benchmark_exact" if self.kind == "exact" else "benchmark_near"
+        return BENCHMARK_EXACT if self.kind == "exact" else BENCHMARK_NEAR
 
 
 class BenchmarkFileError(ValueError):

@@ -3,6 +3,12 @@
 One table from crawled pages to training records, so a person can see where the data
 went. Stages count different things (pages, QA pairs, rollouts, records); each stage
 says its own input count, and a record is counted once, at the first stage that drops it.
+
+Every reason counted must be declared in :mod:`crawl.drop_reasons` (optionally behind a
+display prefix such as ``crawlqa:``, :func:`crawl.drop_reasons.check_display`): an
+undeclared one raises :class:`crawl.drop_reasons.UndeclaredReason` when it is counted, so
+a misspelt or composed reason cannot quietly become a new row. :meth:`Funnel.from_rows`
+reads a stored funnel back as it is, without checking.
 """
 
 from __future__ import annotations
@@ -11,6 +17,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from crawl.drop_reasons import check_display
+
+#: The ``reason`` of the row that holds a stage's kept count in :meth:`Funnel.to_rows` (not a drop reason).
+KEPT = "(kept)"
 
 
 @dataclass(slots=True)
@@ -34,6 +45,8 @@ class Funnel:
 
     def add_stage(self, name: str, n_in: int, drops: Mapping[str, int] | Iterable[str] = ()) -> Stage:
         counts = Counter(drops) if not isinstance(drops, Mapping) else Counter({k: v for k, v in drops.items() if v})
+        for reason in counts:
+            check_display(reason)
         if sum(counts.values()) > n_in:
             raise ValueError(f"stage {name!r} drops {sum(counts.values())} of only {n_in}")
         stage = Stage(name, n_in, counts)
@@ -47,6 +60,7 @@ class Funnel:
         raise KeyError(name)
 
     def record(self, stage: str, reason: str, n: int = 1) -> None:
+        check_display(reason)
         self.stage(stage).drops[reason] += n
 
     def then(self, other: Funnel | None) -> Funnel:
@@ -66,7 +80,7 @@ class Funnel:
         for s in self.stages:
             for reason, n in sorted(s.drops.items(), key=lambda kv: (-kv[1], kv[0])):
                 rows.append({"stage": s.name, "n_in": s.n_in, "reason": reason, "count": n})
-            rows.append({"stage": s.name, "n_in": s.n_in, "reason": "(kept)", "count": s.kept})
+            rows.append({"stage": s.name, "n_in": s.n_in, "reason": KEPT, "count": s.kept})
         return rows
 
     @classmethod
@@ -75,7 +89,7 @@ class Funnel:
         for r in rows:
             if not funnel.stages or funnel.stages[-1].name != r["stage"]:
                 funnel.stages.append(Stage(str(r["stage"]), int(r["n_in"])))
-            if r["reason"] != "(kept)":
+            if r["reason"] != KEPT:
                 funnel.stages[-1].drops[str(r["reason"])] += int(r["count"])
         return funnel
 

@@ -1,29 +1,43 @@
 """All trajectory filters in order, with one verdict per record and the funnel.
 
-Order: validity, repetition, bounds, correctness (per record), then majority voting (per
-question and style) and near-duplicates (across records). Every per-record rule runs on
-every record, so ``reasons`` lists all of a record's problems; ``stage_dropped`` names the
-first stage that dropped it, which is where the funnel counts it. Voting counts only the
-rollouts that passed the stages before it (a malformed rollout has no say), and dedup runs
-last over the survivors, so the first good copy of a trajectory is the one kept.
+Order: contamination (per question), validity, repetition, bounds, correctness (per
+record), then majority voting (per question and style) and near-duplicates (across
+records). A rollout of a benchmark question is dropped at ``contamination`` and goes no
+further: no rule, score, judge verdict or vote is computed for it, so nothing about a
+benchmark question reaches the data. Every per-record rule runs on every remaining record,
+so ``reasons`` lists all of a record's problems; ``stage_dropped`` names the first stage that
+dropped it, which is where the funnel counts it. Voting counts only the rollouts that passed
+the stages before it (a malformed rollout has no say), and dedup runs last over the
+survivors, so the first good copy of a trajectory is the one kept.
+
+Every reason is a constant of :mod:`crawl.drop_reasons`; :func:`run_filters` checks each
+one a stage gives, so an undeclared reason raises instead of reaching the tables.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
 
+from crawl.drop_reasons import NEAR_DUPLICATE, check
 from distill.agent.trajectory import Trajectory
+from filters.contamination import Match
 from filters.dedup import DedupSettings, near_duplicates
 from filters.funnel import Funnel
 from filters.rules import (Correctness, RuleSettings, check_bounds, check_correctness, check_leak, check_repetition,
                            check_tool_failures, check_validity, model_text)
 from filters.voting import VoteSettings, majority_vote
 
-STAGES: tuple[str, ...] = ("validity", "repetition", "bounds", "correctness", "voting", "dedup")
+STAGES: tuple[str, ...] = ("contamination", "validity", "repetition", "bounds", "correctness", "voting", "dedup")
+
+#: A question -> the benchmark question it copies, or None (``BenchmarkIndex.match``).
+BenchmarkMatch = Callable[[str], Match | None]
+#: Judge verdicts by trajectory id, or a function giving them for the rollouts that passed
+#: contamination (so benchmark questions are never sent to the judge).
+JudgeVerdicts = Mapping[str, bool] | Callable[[list[Trajectory]], Mapping[str, bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,7 @@ class FilterResult:
     kept: list[Trajectory]
     decisions: list[Decision]  # one per input, in input order
     funnel: Funnel
+    matches: dict[str, Match] = field(default_factory=dict)  # question text -> the benchmark question it copies
 
 
 DECISION_SCHEMA = pl.Schema({"id": pl.String, "keep": pl.Boolean, "reasons": pl.List(pl.String),
@@ -66,19 +81,43 @@ def _validity(t: Trajectory, rules: RuleSettings) -> list[str]:
     return check_validity(t, rules) + check_leak(t, rules) + check_tool_failures(t, rules)
 
 
+def benchmark_matches(trajs: Sequence[Trajectory], benchmark: BenchmarkMatch) -> dict[str, Match]:
+    """Question text -> match, for the questions of ``trajs`` that copy a benchmark question
+    (each distinct question is matched once)."""
+    out: dict[str, Match] = {}
+    for q in dict.fromkeys(t.question for t in trajs):
+        m = benchmark(q)
+        if m is not None:
+            out[q] = m
+    return out
+
+
 def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = None, *,
-                judge: Mapping[str, bool] | None = None) -> FilterResult:
+                judge: JudgeVerdicts | None = None, benchmark: BenchmarkMatch | None = None) -> FilterResult:
+    """Run the stages of ``settings.stages`` (in :data:`STAGES` order) over ``trajs``.
+
+    ``benchmark``: the contamination stage's matcher (``BenchmarkIndex.match``); without it
+    the stage matches nothing, and is still in the funnel with no drops when it is in
+    ``settings.stages``. ``judge``: verdicts by trajectory id (see :data:`JudgeVerdicts`);
+    a verdict decides correctness (:func:`filters.rules.check_correctness`)."""
     s = settings or FilterSettings()
     unknown = set(s.stages) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown filter stages {sorted(unknown)}; known: {', '.join(STAGES)}")
-    judge = judge or {}
+    matches = benchmark_matches(trajs, benchmark) if benchmark is not None and "contamination" in s.stages else {}
+    clean = [t for t in trajs if t.question not in matches]
+    verdicts = (judge(clean) if callable(judge) else judge) or {}
     per_record = {"validity": _validity, "repetition": check_repetition, "bounds": check_bounds}
     reasons: list[dict[str, list[str]]] = []
-    scores: list[Correctness] = []
+    scores: list[Correctness | None] = []
     for t in trajs:
+        m = matches.get(t.question)
+        if m is not None:  # a benchmark question: dropped here, nothing else is computed for it
+            reasons.append({"contamination": [m.reason]})
+            scores.append(None)
+            continue
         found = {name: fn(t, s.rules) for name, fn in per_record.items() if name in s.stages}
-        verdict = check_correctness(t, s.rules, judge.get(t.id))
+        verdict = check_correctness(t, s.rules, verdicts.get(t.id))
         if "correctness" in s.stages:
             found["correctness"] = verdict.reasons
         reasons.append(found)
@@ -101,7 +140,7 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
         dups = near_duplicates([trajs[i].question + "\n" + model_text(trajs[i]) for i in idx], s.dedup)
         for i, dup in zip(idx, dups, strict=True):
             if dup is not None:
-                reasons[i]["dedup"] = ["near_duplicate"]
+                reasons[i]["dedup"] = [NEAR_DUPLICATE]
 
     decisions: list[Decision] = []
     kept: list[Trajectory] = []
@@ -109,8 +148,13 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
     for t, found, c in zip(trajs, reasons, scores, strict=True):
         stage = first_failure(found)
         flat = [r for st in STAGES for r in found.get(st, [])]
-        decisions.append(Decision(t.id, stage == "", flat, stage, shares.get(t.id), c.f1, c.em, c.rule_correct,
-                                  c.rule.span if c.rule is not None else None))
+        for r in flat:
+            check(r)  # an undeclared reason fails here, naming itself
+        if c is None:
+            decisions.append(Decision(t.id, False, flat, stage))
+        else:
+            decisions.append(Decision(t.id, stage == "", flat, stage, shares.get(t.id), c.f1, c.em, c.rule_correct,
+                                      c.rule.span if c.rule is not None else None))
         if stage:
             drops[stage][found[stage][0]] += 1
         else:
@@ -120,7 +164,7 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
     for stage in (st for st in STAGES if st in s.stages):
         funnel.add_stage(stage, remaining, drops[stage])
         remaining -= sum(drops[stage].values())
-    return FilterResult(kept, decisions, funnel)
+    return FilterResult(kept, decisions, funnel, matches)
 
 
 def decisions_frame(decisions: Sequence[Decision]) -> pl.DataFrame:

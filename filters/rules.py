@@ -2,7 +2,10 @@
 
 Each rule is a pure function returning the reasons it would drop the record (empty: keep),
 so the caller can record *every* problem of a record, not just the first, and count drops
-per reason. Nothing here raises for what a model wrote; a trajectory is data.
+per reason. Reasons are the constants of :mod:`crawl.drop_reasons`, never composed: which
+invalid action, which tag problem, how an unfinished rollout ended are in the record itself
+(the steps' ``invalid_reason``, :func:`tag_problem` of the messages, ``finish_reason``).
+Nothing here raises for what a model wrote; a trajectory is data.
 
 What counts as model-written text (for the n-gram and redundancy rules): the assistant
 messages only. Observations are the environment's words, and a page that repeats a phrase
@@ -16,10 +19,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Final
 
 import numpy as np
 from rapidfuzz import fuzz
+
+from crawl.drop_reasons import (ANSWER_NOT_MATCHED, BAD_TAGS, EMPTY_ANSWER, INVALID_ACTION, JUDGE_REJECTED,
+                                NOT_FINISHED, REDUNDANT_THOUGHT, REPEATED_NGRAM, REPEATED_TOOL_CALL, SELF_OBSERVATION,
+                                SYSTEM_PROMPT_LEAK, TOO_FEW_TOOL_CALLS, TOO_MANY_STEPS, TOO_MANY_TOKENS,
+                                TOO_MANY_TOOL_CALLS, TOOL_FAILURES)
 
 from distill.agent.protocol import TOOL_RESPONSE_OPEN
 from distill.agent.tools import BAD_ARGUMENTS, FAILED_OUTCOMES, OK
@@ -68,7 +75,8 @@ def _tool_names(tools_json: str) -> frozenset[str] | None:
 
 
 def tag_problem(text: str) -> str:
-    """The first structural problem of one assistant message's protocol tags, or ""."""
+    """The first structural problem of one assistant message's protocol tags, or "" (the
+    detail behind a ``bad_tags`` drop: ``nested_<tag>``, ``unbalanced_<tag>``, ...)."""
     open_tag = ""
     seen: list[str] = []
     for m in _PROTOCOL_TAG.finditer(text):
@@ -97,12 +105,17 @@ def check_validity(traj: Trajectory, settings: RuleSettings | None = None) -> li
 
     Tags are checked on the messages; the action of each turn is read from ``steps``, which
     the rollout loop and every importer build with the protocol parser from the same
-    messages (re-parsing every turn here would double the cost at a million records)."""
+    messages (re-parsing every turn here would double the cost at a million records).
+
+    Reasons: ``not_finished`` (``finish_reason`` says how it ended), ``empty_answer``,
+    ``self_observation``, ``bad_tags`` (:func:`tag_problem` says which), ``invalid_action``
+    (the steps' ``invalid_reason`` says which; ``unknown_tool`` for a name the record's own
+    tool list lacks), each at most once."""
     reasons: list[str] = []
     if traj.finish_reason != "answer":
-        reasons.append(f"not_finished:{traj.finish_reason or 'unknown'}")
+        reasons.append(NOT_FINISHED)
     elif not traj.final_answer.strip():
-        reasons.append("empty_answer")
+        reasons.append(EMPTY_ANSWER)
     names = _tool_names(traj.tools_json)
     seen: set[str] = set()
 
@@ -116,16 +129,15 @@ def check_validity(traj: Trajectory, settings: RuleSettings | None = None) -> li
             continue
         text = m["content"]
         if TOOL_RESPONSE_OPEN in text:
-            add("self_observation")
+            add(SELF_OBSERVATION)
             continue
-        problem = tag_problem(text)
-        if problem:
-            add(f"bad_tags:{problem}")
+        if tag_problem(text):
+            add(BAD_TAGS)
     for st in traj.steps:
         if st.invalid_reason:
-            add("self_observation" if st.invalid_reason == "self_observation" else f"invalid_action:{st.invalid_reason}")
+            add(SELF_OBSERVATION if st.invalid_reason == "self_observation" else INVALID_ACTION)
         elif names is not None and st.action not in ("", "answer") and st.action not in names:
-            add("invalid_action:unknown_tool")
+            add(INVALID_ACTION)
     return reasons
 
 
@@ -149,7 +161,7 @@ def check_tool_failures(traj: Trajectory, settings: RuleSettings | None = None) 
     if not failed:
         return []
     if OK not in ran or failed / len(ran) > s.max_failed_tool_share:
-        return ["tool_failures"]
+        return [TOOL_FAILURES]
     return []
 
 
@@ -219,7 +231,7 @@ def check_leak(traj: Trajectory, settings: RuleSettings | None = None) -> list[s
         return []
     prompt = _prompt_keys(system, s.leak_ngram)
     written = _cached_ngram_keys(model_text(traj), s.leak_ngram)
-    return ["system_prompt_leak"] if prompt.size and written.size and np.isin(written, prompt).any() else []
+    return [SYSTEM_PROMPT_LEAK] if prompt.size and written.size and np.isin(written, prompt).any() else []
 
 
 _NGRAM_MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -229,14 +241,14 @@ def check_repetition(traj: Trajectory, settings: RuleSettings | None = None) -> 
     s = settings or RuleSettings()
     reasons: list[str] = []
     if max_ngram_count(model_text(traj), s.ngram) > s.max_ngram_repeats:
-        reasons.append("repeated_ngram")
+        reasons.append(REPEATED_NGRAM)
     calls = Counter((st.action, st.arguments) for st in traj.steps if st.action not in ("", "answer", "invalid"))
     if calls and max(calls.values()) > s.max_same_call:
-        reasons.append("repeated_tool_call")
+        reasons.append(REPEATED_TOOL_CALL)
     thoughts = [" ".join(st.think.split()) for st in traj.steps]
     for a, b in zip(thoughts, thoughts[1:]):
         if min(len(a), len(b)) >= s.min_thought_chars and fuzz.ratio(a, b) >= s.thought_similarity:
-            reasons.append("redundant_thought")
+            reasons.append(REDUNDANT_THOUGHT)
             break
     return reasons
 
@@ -251,19 +263,14 @@ def check_bounds(traj: Trajectory, settings: RuleSettings | None = None) -> list
     calls = sum(1 for st in traj.steps if st.action not in ("", "answer", "invalid"))
     reasons = []
     if calls < s.min_tool_calls:
-        reasons.append("too_few_tool_calls")
+        reasons.append(TOO_FEW_TOOL_CALLS)
     if calls > s.max_tool_calls:
-        reasons.append("too_many_tool_calls")
+        reasons.append(TOO_MANY_TOOL_CALLS)
     if len(traj.steps) > s.max_steps:
-        reasons.append("too_many_steps")
+        reasons.append(TOO_MANY_STEPS)
     if sum(st.completion_tokens for st in traj.steps) > s.max_completion_tokens:
-        reasons.append("too_many_tokens")
+        reasons.append(TOO_MANY_TOKENS)
     return reasons
-
-
-#: Drop reasons of :func:`check_correctness`.
-ANSWER_NOT_MATCHED: Final = "answer_not_matched"
-JUDGE_REJECTED: Final = "judge_rejected"
 
 
 @dataclass(frozen=True, slots=True)

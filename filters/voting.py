@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from crawl.drop_reasons import MAJORITY_DISAGREES_REFERENCE, MINORITY_ANSWER
 from distill.agent.trajectory import Trajectory
 from filters.answer_span import answer_correct, answer_key
 from filters.metrics import Metric, normalize_answer, normalize_deepresearcher
@@ -41,9 +42,9 @@ class Vote:
 
     def reasons(self, settings: VoteSettings) -> list[str]:
         if not self.agrees_majority:
-            return ["minority_answer"]
+            return [MINORITY_ANSWER]
         if settings.require_reference and self.agrees_reference is False:
-            return ["majority_disagrees_reference"]
+            return [MAJORITY_DISAGREES_REFERENCE]
         return []
 
 

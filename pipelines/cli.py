@@ -52,7 +52,8 @@ def parse(warc_file: Path, no_text: bool) -> None:
             body = decoder.finish()
         except BodyLimitExceeded as exc:
             out.write(json.dumps({"url": rec.url, "source": None, "valid": False, "invalid_reason": exc.reason,
-                                  "title": "", "text": "", "fields": {}, "links": []}) + "\n")
+                                  "invalid_detail": exc.detail, "title": "", "text": "", "fields": {},
+                                  "links": []}) + "\n")
             continue
         page = parse_response(rec.url, rec.status, headers, body)
         obj = {
@@ -62,6 +63,7 @@ def parse(warc_file: Path, no_text: bool) -> None:
             "status": rec.status,
             "valid": page.valid,
             "invalid_reason": page.invalid_reason,
+            "invalid_detail": page.invalid_detail,
             "title": page.title,
             "text": None if no_text else page.text,
             "fields": page.fields,
@@ -118,10 +120,12 @@ def qa_lint(qa_file: Path, max_answer_words: int, max_answer_chars: int, known_u
     Each input line is an object with `question` and `answer` (or `answers`: the
     first is used), optionally `evidence` / `evidence_text` and `evidence_urls`.
     Output: one JSON line per non-blank input line, {"index", "keep", "reasons"}
-    (plus "id" when the record has `_id` / `id`); a summary goes to stderr.
+    (plus "id" when the record has `_id` / `id`, and "detail" saying why a line is an
+    invalid_record); a summary goes to stderr.
     """
     from collections import Counter
 
+    from crawl.drop_reasons import INVALID_RECORD
     from distill.qa_rules import lint_qa
     from pipelines.verdicts import Verdict, stream_verdicts
 
@@ -141,8 +145,8 @@ def qa_lint(qa_file: Path, max_answer_words: int, max_answer_chars: int, known_u
         try:
             record_id, reasons = _qa_lint_line(raw, lint_qa, known, max_answer_words, max_answer_chars, flag_choices)
         except _InvalidQARecord as exc:
-            counts["invalid_record"] += 1
-            return Verdict([f"invalid_record: {exc}"], id=exc.record_id)
+            counts[INVALID_RECORD] += 1
+            return Verdict([INVALID_RECORD], id=exc.record_id, extra={"detail": str(exc)})
         counts.update(reasons)
         return Verdict(reasons, id=record_id)
 
@@ -302,6 +306,7 @@ def decontaminate(qa_file: Path, benchmarks: tuple[Path, ...], question_field: s
     """
     from collections import Counter
 
+    from crawl.drop_reasons import MALFORMED_RECORD
     from filters.contamination import BenchmarkFileError, BenchmarkIndex
     from pipelines.verdicts import Verdict, stream_verdicts
 
@@ -315,7 +320,7 @@ def decontaminate(qa_file: Path, benchmarks: tuple[Path, ...], question_field: s
         question = _decontaminate_question(raw)
         match = index.match(question) if question is not None else None
         if question is None:
-            reasons = ["malformed_record"]
+            reasons = [MALFORMED_RECORD]
         elif match is not None:
             reasons = [match.reason]
         else:

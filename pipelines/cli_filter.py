@@ -44,6 +44,7 @@ def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_too
     summary line {"funnel": {stage: {"in", "kept", "drops"}}, "kept", "total"}. A line that
     is not a trajectory is {"keep": false, "reasons": ["malformed_record"]}; reading goes on.
     """
+    from crawl.drop_reasons import DUPLICATE_QUESTION, MALFORMED_RECORD
     from distill.agent.formats import FormatError, from_webdancer
     from distill.agent.trajectory import Trajectory
     from filters.funnel import Funnel
@@ -70,14 +71,14 @@ def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_too
                 raise FormatError("not an object")
         except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
             traj = None
-            found["parse"] = ["malformed_record"]
+            found["parse"] = [MALFORMED_RECORD]
         if traj is not None:
             found["validity"] = check_validity(traj, rules) + check_tool_failures(traj, rules)
             found["repetition"] = check_repetition(traj, rules)
             found["bounds"] = check_bounds(traj, rules)
             found["correctness"] = check_correctness(traj, rules).reasons
             if normalize_answer(traj.question) in questions:
-                found["duplicates"] = ["duplicate_question"]
+                found["duplicates"] = [DUPLICATE_QUESTION]
         stage = next((s for s in STAGES if found.get(s)), "")
         if stage:
             drops[stage][found[stage][0]] += 1

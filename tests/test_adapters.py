@@ -544,9 +544,9 @@ def test_arxiv_abs_falls_back_to_citation_meta() -> None:
 
 def test_arxiv_abs_error_pages() -> None:
     body = b"<html><head><title>arXiv Error</title></head><body><h1>Article identifier '9999.99999' not recognized</h1></body></html>"
-    assert parse_response("https://arxiv.org/abs/9999.99999", 404, HTML, body).invalid_reason == "http_404"
+    assert parse_response("https://arxiv.org/abs/9999.99999", 404, HTML, body).invalid_reason == "http_error"
     p = parse_response("https://arxiv.org/abs/9999.99999", 200, HTML, body)
-    assert (p.valid, p.invalid_reason) == (False, "missing_fields: title,abstract")
+    assert (p.valid, p.invalid_reason, p.invalid_detail) == (False, "missing_fields", "title,abstract")
     wall = b"<html><head><title>Just a moment...</title></head><body><p>Checking your browser</p></body></html>"
     assert parse_response("https://arxiv.org/abs/2101.00001", 200, HTML, wall).invalid_reason == "cloudflare_challenge"
 
@@ -597,7 +597,7 @@ def test_arxiv_atom_search_feed(atom: list[tuple[Record, ParsedPage]]) -> None:
 
 def test_arxiv_atom_error_and_empty_feeds(atom: list[tuple[Record, ParsedPage]]) -> None:
     err = _feed(atom, "abc")
-    assert (err.valid, err.invalid_reason) == (False, "api_error: incorrect id format for abc")
+    assert (err.valid, err.invalid_reason, err.invalid_detail) == (False, "api_error", "incorrect id format for abc")
     empty = _feed(atom, "0000.0000")
     assert (empty.valid, empty.invalid_reason, empty.fields["entries"]) == (False, "empty_feed", [])
 
@@ -621,11 +621,11 @@ def test_every_github_api_record_parses(gh_api: list[tuple[Record, ParsedPage]])
     for (url, status, _, body), p in api:
         assert p.source == "github" and p.kind.startswith("api_"), url
         if body.strip():
-            assert not (p.invalid_reason or "").startswith("parse_error"), (url, p.invalid_reason)
+            assert p.invalid_reason != "parse_error", (url, p.invalid_detail)
         if status < 300:
             assert p.valid, (url, p.invalid_reason)
         else:
-            assert p.invalid_reason == f"http_{status}", url
+            assert p.invalid_reason == "http_error", url
 
 
 def test_every_github_api_repo_has_name_description_stars(gh_api: list[tuple[Record, ParsedPage]]) -> None:
@@ -677,7 +677,7 @@ def test_github_api_specific_records(gh_api: list[tuple[Record, ParsedPage]]) ->
     assert (other.kind, other.fields["keys"]) == ("api_other", ["rate", "resources"])
 
     missing = first(gh_api, "https://api.github.com/repos/jacquev6/Xxx")
-    assert (missing.valid, missing.invalid_reason, missing.fields["message"]) == (False, "http_404", "Not Found")
+    assert (missing.valid, missing.invalid_reason, missing.fields["message"]) == (False, "http_error", "Not Found")
 
 
 # ---------------------------------------------------------------------------
@@ -689,8 +689,8 @@ API = "https://en.wikipedia.org/w/api.php?format=json&redirects=1&action=query&"
 
 def test_every_wikipedia_api_record_parses(wiki_api: list[tuple[Record, ParsedPage]]) -> None:
     assert len(wiki_api) == 101
-    reasons = sorted(p.invalid_reason for _, p in wiki_api if not p.valid)
-    assert reasons == ["api_error: search-title-disabled", "missing_page", "missing_page"]
+    reasons = sorted((p.invalid_reason, p.invalid_detail) for _, p in wiki_api if not p.valid)
+    assert reasons == [("api_error", "search-title-disabled"), ("missing_page", ""), ("missing_page", "")]
     for (url, *_), p in wiki_api:
         assert (p.source, p.kind) == ("wikipedia", "api_query"), url
 
@@ -734,7 +734,8 @@ def test_wikipedia_api_specific_records(wiki_api: list[tuple[Record, ParsedPage]
 def test_wikipedia_api_error_object() -> None:
     body = b'{"error":{"code":"badvalue","info":"Unrecognized value for parameter \\"action\\": nope."}}'
     p = parse_response("https://de.wikipedia.org/w/api.php?action=nope&format=json", 200, JSON, body)
-    assert (p.valid, p.invalid_reason, p.fields["error"]["code"]) == (False, "api_error: badvalue", "badvalue")
+    assert (p.valid, p.invalid_reason, p.invalid_detail, p.fields["error"]["code"]) == (False, "api_error", "badvalue",
+                                                                                         "badvalue")
 
 
 def test_wikipedia_api_list_form_uses_request_host() -> None:
@@ -842,7 +843,7 @@ def test_never_raises_on_garbage(url: str, headers: dict[str, str]) -> None:
             if status == 404:
                 assert not p.valid
             if not body.strip():
-                assert (p.valid, p.invalid_reason) == (False, "empty_body" if status == 200 else "http_404")
+                assert (p.valid, p.invalid_reason) == (False, "empty_body" if status == 200 else "http_error")
             if body.startswith(b"\x00"):
                 assert not p.valid
 
@@ -881,7 +882,8 @@ def test_malformed_payloads_are_parse_errors() -> None:
         ("http://export.arxiv.org/api/query?id_list=1", ATOM),
     ):
         p = parse_response(url, 200, headers, bad if "arxiv" not in url else b"<feed><entry>")
-        assert not p.valid and p.invalid_reason.startswith("parse_error: "), (url, p.invalid_reason)
+        assert (p.valid, p.invalid_reason) == (False, "parse_error"), (url, p.invalid_reason)
+        assert p.invalid_detail and ":" in p.invalid_detail, p.invalid_detail  # "<Type>: <message>"
 
 
 def test_invalid_utf8_is_replaced_not_raised() -> None:

@@ -34,8 +34,8 @@ def test_parse_marks_miniweb_bad_pages_invalid() -> None:
     assert proc.returncode == 0, proc.stderr
     records = {r["url"]: r for r in map(json.loads, proc.stdout.splitlines())}
     bad = {u: r["invalid_reason"] for u, r in records.items() if not r["valid"] and not u.endswith("robots.txt")}
-    assert bad.get("https://arxiv.org/abs/2305.17301") in ("cloudflare_challenge", "http_403")
-    assert bad.get("https://en.wikipedia.org/wiki/Grey_Sound") in ("not_found", "http_404")
+    assert bad.get("https://arxiv.org/abs/2305.17301") in ("cloudflare_challenge", "http_error")
+    assert bad.get("https://en.wikipedia.org/wiki/Grey_Sound") in ("not_found", "http_error")
     assert records["https://en.wikipedia.org/wiki/Sorvik_Institute"]["valid"]
 
 

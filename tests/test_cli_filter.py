@@ -46,9 +46,9 @@ def test_seekforge_rows_with_malformed_lines(tmp_path: Path) -> None:
     records, summary = _run(str(path))
     assert [(r["keep"], r["reasons"]) for r in records] == [
         (True, []), (True, []), (False, ["malformed_record"]), (False, ["malformed_record"]),
-        (False, ["not_finished:max_turns", "answer_not_matched", "duplicate_question"]),
+        (False, ["not_finished", "answer_not_matched", "duplicate_question"]),
         (False, ["duplicate_question"]),
-        (False, ["invalid_action:unknown_tool", "too_few_tool_calls"])]
+        (False, ["invalid_action", "too_few_tool_calls"])]
     assert summary["total"] == 7 and summary["kept"] == 2
     assert summary["funnel"]["parse"]["drops"] == {"malformed_record": 2}
     assert summary["funnel"]["duplicates"]["drops"] == {"duplicate_question": 1}

@@ -55,7 +55,7 @@ def test_crawl_through_hostile_server_keeps_every_good_page(hostile_server) -> N
         assert row["valid"] is False and row["invalid_reason"] == outcome
     # Pages that came back but are not content are kept and marked invalid with the right reason.
     assert by_path[hs.CLOUDFLARE]["invalid_reason"] == "cloudflare_challenge"
-    assert by_path[hs.TOO_MANY]["invalid_reason"] in ("http_429", "rate_limited")
+    assert by_path[hs.TOO_MANY]["invalid_reason"] in ("http_error", "rate_limited")
     assert by_path[hs.RETRY_AFTER]["valid"] and by_path[hs.FLAKY_503]["valid"]
     assert by_path[hs.BAD_UTF8]["outcome"] == "ok"
     # Nothing was lost: one row per attempted URL, all outcomes accounted for.

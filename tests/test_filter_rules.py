@@ -56,15 +56,19 @@ def test_repeated_tool_call_and_redundant_thoughts() -> None:
 
 
 def test_validity_reasons() -> None:
-    assert check_validity(traj(call("look"))) == ["not_finished:max_turns"]
+    # Reasons are constants; the detail is in the record (finish_reason, the steps, tag_problem).
+    unfinished = traj(call("look"))
+    assert check_validity(unfinished) == ["not_finished"] and unfinished.finish_reason == "max_turns"
     misordered = traj("<answer>Ada</answer><think>hm</think>")
-    assert "bad_tags:think_after_action" in check_validity(misordered)
+    assert "bad_tags" in check_validity(misordered)
+    assert tag_problem(misordered.messages[-1]["content"]) == "think_after_action"
     unbalanced = traj(call("look"), "<think>ok\n<answer>Ada Brun</answer>")
-    assert "bad_tags:nested_answer" in check_validity(unbalanced)
+    assert "bad_tags" in check_validity(unbalanced)
+    assert tag_problem(unbalanced.messages[-1]["content"]) == "nested_answer"
     bad_json = traj('<think>x</think>\n<tool_call>{"name": search}</tool_call>', answer("ok", "Ada Brun"))
-    assert "invalid_action:bad_json" in check_validity(bad_json)
+    assert "invalid_action" in check_validity(bad_json) and bad_json.steps[0].invalid_reason == "bad_json"
     unknown = traj(call("x", name="shell", cmd="ls"), answer("ok", "Ada Brun"))
-    assert "invalid_action:unknown_tool" in check_validity(unknown)
+    assert "invalid_action" in check_validity(unknown)
     selfobs = traj(call("x") + "\n<tool_response>I made this up</tool_response>", answer("ok", "Ada Brun"))
     assert "self_observation" in check_validity(selfobs)
     assert tag_problem("<think>a</think><tool_call>{}</tool_call>") == ""

@@ -43,7 +43,7 @@ def test_user_page_fields(miniweb: WarcIndex) -> None:
 
 def test_rate_limited_profile_stays_invalid(miniweb: WarcIndex) -> None:
     page = parse(miniweb, "https://github.com/lhartvik")
-    assert not page.valid and page.invalid_reason in ("rate_limited", "http_429")
+    assert not page.valid and page.invalid_reason in ("rate_limited", "http_error")
 
 
 @pytest.mark.parametrize(

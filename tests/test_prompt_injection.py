@@ -112,7 +112,7 @@ def test_an_injected_page_changes_no_tool_policy_and_its_rollout_is_dropped(fake
     assert " ".join(system.split()[:20]) in " ".join(traj.final_answer.split())  # it leaked its prompt
     # ... and the filters drop that rollout, naming both breaches.
     result = run_filters([traj], FilterSettings(stages=("validity",)))
-    assert result.kept == [] and {"invalid_action:unknown_tool", "system_prompt_leak"} <= set(result.decisions[0].reasons)
+    assert result.kept == [] and {"invalid_action", "system_prompt_leak"} <= set(result.decisions[0].reasons)
 
 
 def test_leak_rule_needs_a_long_run_of_the_prompt() -> None:

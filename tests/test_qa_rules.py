@@ -322,11 +322,11 @@ def test_cli_qa_lint(tmp_path: Path) -> None:
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [o["index"] for o in out] == list(range(6))
     assert out[0] == {"index": 0, "id": "h1", "keep": True, "reasons": []}
-    assert out[1]["keep"] is False and out[1]["reasons"][0].startswith("invalid_record: ")
+    assert out[1]["keep"] is False and out[1]["reasons"] == ["invalid_record"] and out[1]["detail"]
     assert set(out[2]["reasons"]) == {"error_page_leftover", "mentions_browsing"}
-    assert out[3] == {"index": 3, "keep": False, "reasons": ["invalid_record: no answer"]}
+    assert out[3] == {"index": 3, "keep": False, "reasons": ["invalid_record"], "detail": "no answer"}
     assert out[4]["reasons"] == ["not_grounded"]
-    assert out[5]["reasons"][0].startswith("invalid_record: ")
+    assert out[5]["reasons"] == ["invalid_record"] and out[5]["detail"]
     assert "kept 1 of 6; reasons:" in proc.stderr
 
 

@@ -358,7 +358,7 @@ def test_empty_or_walled_listings_are_invalid() -> None:
     assert (page.kind, page.valid, page.invalid_reason) == ("listing", False, "cloudflare_challenge")
     page = parse_response("https://en.wikipedia.org/wiki/Category:X", 404, {"content-type": "text/html"},
                           fixture("https://en.wikipedia.org/wiki/Category:Information_retrieval").body)
-    assert (page.valid, page.invalid_reason) == (False, "http_404")
+    assert (page.valid, page.invalid_reason) == (False, "http_error")
 
 
 @pytest.mark.parametrize(("url", "listing"), [

@@ -83,21 +83,21 @@ def test_shingles_are_deterministic_and_near_duplicates_found() -> None:
 
 def test_funnel_counts_each_record_once() -> None:
     f = Funnel()
-    f.add_stage("validity", 10, {"bad_json": 2, "not_finished:max_turns": 1})
-    f.add_stage("correctness", 7, {"below_f1": 3})
+    f.add_stage("validity", 10, {"invalid_action": 2, "not_finished": 1})
+    f.add_stage("correctness", 7, {"answer_not_matched": 3})
     assert [s.kept for s in f.stages] == [7, 4]
     md = f.to_markdown()
-    assert "| validity | 10 | 3 | 7 |" in md and "below_f1 3" in md
+    assert "| validity | 10 | 3 | 7 |" in md and "answer_not_matched 3" in md
     assert Funnel.from_rows(f.to_rows()).to_dict() == f.to_dict()
     with pytest.raises(ValueError):
-        f.add_stage("x", 1, {"a": 2})
+        f.add_stage("x", 1, {"near_duplicate": 2})
     assert f.merge(f).stage("validity").n_in == 20
 
 
 def test_funnel_chart(tmp_path) -> None:  # type: ignore[no-untyped-def]
     f = Funnel()
-    f.add_stage("rollouts", 100, {"bad": 40})
-    f.add_stage("sft", 60, {"long": 1})
+    f.add_stage("rollouts", 100, {"invalid_action": 40})
+    f.add_stage("sft", 60, {"too_long": 1})
     path = funnel_png(f, tmp_path / "funnel.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png_markdown(path).startswith("![funnel](data:image/png;base64,")
@@ -120,6 +120,39 @@ def test_run_filters_decisions_and_funnel() -> None:
     assert rec[ts[2].id].f1 == 0.0 and rec[ts[2].id].stage_dropped == "voting"  # scores recorded, not enforced
     with pytest.raises(ValueError):
         run_filters(ts, FilterSettings(stages=("validity", "magic")))
+
+
+def test_contamination_is_the_first_filter_stage() -> None:
+    """A benchmark question's rollouts are dropped first, with the match's reason, and nothing
+    else is computed for them: no rule, score, vote, nor a judge call."""
+    from filters.contamination import Match
+
+    bench = "Who founded the Skerry Institute?"
+    ts = [good(0), good(1, think="A second plan: the institute's charter."),
+          traj(call("look"), answer("ok", "Lena Moor"), qid="q2", question="Where is the Moor lighthouse?"),
+          traj(call("look"), answer("ok", "Lena Moor"), qid="q2", question="Where is the Moor lighthouse?", seed=1)]
+    asked: list[str] = []
+
+    def judge(clean):  # type: ignore[no-untyped-def]
+        asked.extend(t.id for t in clean)
+        return {}
+
+    result = run_filters(ts, judge=judge,
+                         benchmark=lambda q: Match(q, "hotpot_dev.json", "exact", 1.0) if q == bench else None)
+    by = {d.id: d for d in result.decisions}
+    for t in ts[:2]:
+        d = by[t.id]
+        assert (d.keep, d.reasons, d.stage_dropped) == (False, ["benchmark_exact"], "contamination")
+        assert (d.vote_share, d.f1, d.em, d.rule_correct, d.answer_span) == (None, None, None, None, None)
+    assert asked == [ts[2].id, ts[3].id] and set(result.matches) == {bench}
+    assert result.matches[bench].file == "hotpot_dev.json"
+    funnel = result.funnel.to_dict()
+    assert list(funnel)[:2] == ["contamination", "validity"]
+    assert funnel["contamination"] == {"in": 4, "kept": 2, "drops": {"benchmark_exact": 2}}
+    assert funnel["validity"]["in"] == 2
+    # Without a matcher the stage is there and drops nothing; left out of the stages, it is gone.
+    assert run_filters(ts).funnel.to_dict()["contamination"] == {"in": 4, "kept": 4, "drops": {}}
+    assert "contamination" not in run_filters(ts, FilterSettings(stages=("validity",))).funnel.to_dict()
 
 
 def test_duplicate_chains_resolve_to_the_first_of_the_group() -> None:

@@ -20,12 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from crawl.drop_reasons import ALL_CORRECT, ALL_WRONG, IN_SFT, TOO_FEW_ROLLOUTS
 from distill.agent.trajectory import STYLES, Trajectory
 from train.staging import dataset_from_rows, save_dataset, staged_dir
 
 log = logging.getLogger(__name__)
 
-DROP_REASONS = ("in_sft", "too_few_rollouts", "all_correct", "all_wrong")
+DROP_REASONS = (IN_SFT, TOO_FEW_ROLLOUTS, ALL_CORRECT, ALL_WRONG)
 
 #: Where :func:`save_rl_dataset` puts things, relative to its ``out_dir`` (the card's configs point here).
 RL_LAYOUT = {
@@ -103,18 +104,18 @@ def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], 
     for qid in sorted(by_question):
         rollouts = by_question[qid]
         if qid in sft_question_ids:
-            drops["in_sft"] += 1
+            drops[IN_SFT] += 1
             continue
         k = len(rollouts)
         if k < min_rollouts:
-            drops["too_few_rollouts"] += 1
+            drops[TOO_FEW_ROLLOUTS] += 1
             continue
         n_correct = sum(1 for t in rollouts if correct[t.id])
         if difficulty_filter and n_correct == k:
-            drops["all_correct"] += 1
+            drops[ALL_CORRECT] += 1
             continue
         if difficulty_filter and n_correct == 0:
-            drops["all_wrong"] += 1
+            drops[ALL_WRONG] += 1
             continue
         head = _prompt_rollout(rollouts)
         records.append({

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crawl.drop_reasons import NO_TRAINED_TOKENS, TOO_LONG
 from distill.agent.formats import observation_text, to_openai
 from distill.agent.trajectory import Trajectory
 from train.staging import dataset_from_rows, save_dataset, staged_dir
@@ -185,11 +186,11 @@ def tokenize_sft(records: Sequence[Mapping[str, Any]], tokenizer: PreTrainedToke
         mask = list(enc["assistant_masks"])
         base = {k: rec.get(k) for k in ("id", "question_id")}
         if len(input_ids) > max_length:
-            out.rejected.append({**base, "reason": "too_long", "tokens": len(input_ids),
+            out.rejected.append({**base, "reason": TOO_LONG, "tokens": len(input_ids),
                                  "detail": f"{len(input_ids)} tokens > max_length {max_length}"})
             continue
         if not any(mask):
-            out.rejected.append({**base, "reason": "no_trained_tokens", "tokens": len(input_ids),
+            out.rejected.append({**base, "reason": NO_TRAINED_TOKENS, "tokens": len(input_ids),
                                  "detail": "no assistant turn is trainable (all invalid or none)"})
             continue
         row = {k: rec.get(k) for k in PROVENANCE}

@@ -25,7 +25,7 @@ repositories, articles) are ``article`` links, so the frontier follows them (see
 
 It decodes the body (header charset, then BOM / ``<meta charset>`` / XML
 declaration, else UTF-8 with replacement), never raises (any adapter exception
-becomes ``valid=False, invalid_reason="parse_error: ..."``), and every adapter ends
+becomes ``valid=False, invalid_reason="parse_error"`` with the exception in ``invalid_detail``), and every adapter ends
 with the validity rules of :mod:`crawl.validity`.
 """
 
@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from crawl.adapters.arxiv_abs import parse_arxiv_abs
 from crawl.adapters.arxiv_atom import parse_arxiv_atom, parse_arxiv_atom_entries
 from crawl.adapters.arxiv_listing import parse_arxiv_listing, parse_arxiv_search
-from crawl.adapters.common import decode_body, error_reason, mime_type, split_url
+from crawl.adapters.common import decode_body, error_detail, mime_type, split_url
 from crawl.adapters.generic import looks_binary, parse_generic_html, parse_generic_json, parse_plain_text
 from crawl.adapters.github_api import parse_github_api
 from crawl.adapters.github_html import parse_github_repo
@@ -46,6 +46,7 @@ from crawl.adapters.github_links import RESERVED_TOP
 from crawl.adapters.wikipedia_api import parse_wikipedia_api
 from crawl.adapters.wikipedia_html import parse_wikipedia_html
 from crawl.adapters.wikipedia_listing import listing_namespace, parse_wikipedia_listing
+from crawl.drop_reasons import BINARY_CONTENT, EMPTY_BODY, HTTP_ERROR, PARSE_ERROR
 from crawl.page import ParsedPage
 
 __all__ = ["parse_response", "source_of", "parse_arxiv_atom_entries"]
@@ -162,22 +163,23 @@ def _dispatch(url: str, status: int, headers: Mapping[str, str], body: bytes) ->
     if fmt == "text":
         return parse_plain_text(url, status, text, source)
     if looks_binary(text):
-        return ParsedPage(url=url, source=source, kind="binary", valid=False, invalid_reason="binary_content")
+        return ParsedPage(url=url, source=source, kind="binary", valid=False, invalid_reason=BINARY_CONTENT)
     return parse_plain_text(url, status, text, source)
 
 
 def parse_response(url: str, status: int, headers: Mapping[str, str], body: bytes) -> ParsedPage:
     """Parse one HTTP response; never raises.
 
-    Empty bodies are ``empty_body`` (or ``http_<status>`` for error statuses);
-    adapter crashes are ``parse_error: <Type>: <message>``.
+    Empty bodies are ``empty_body`` (or ``http_error`` for error statuses);
+    adapter crashes are ``parse_error`` with ``invalid_detail="<Type>: <message>"``.
     """
     source = "web"
     try:
         source = source_of(url)
         if body is None or not bytes(body).strip():
-            reason = f"http_{status}" if status >= 300 else "empty_body"
+            reason = HTTP_ERROR if status >= 300 else EMPTY_BODY
             return ParsedPage(url=url, source=source, kind="empty", valid=False, invalid_reason=reason)
         return _dispatch(url, status, headers or {}, bytes(body))
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
-        return ParsedPage(url=url, source=source, kind="error", valid=False, invalid_reason=error_reason(exc))
+        return ParsedPage(url=url, source=source, kind="error", valid=False,
+                          invalid_reason=PARSE_ERROR, invalid_detail=error_detail(exc))

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from bs4 import BeautifulSoup, Tag
 
 from crawl.adapters.common import LinkSet, anchor_ids, collapse, collect_links, finish, make_soup, split_url, url_parts
+from crawl.drop_reasons import MISSING_FIELDS, NEAR_EMPTY
 from crawl.markdown import plain_text
 from crawl.page import LinkKind, ParsedPage
 from crawl.validity import check_validity
@@ -192,6 +193,9 @@ def parse_arxiv_abs(url: str, status: int, html: str) -> ParsedPage:
         html_title = collapse(soup.title.get_text()) if soup.title is not None else ""
         reason = check_validity(status, title or html_title, text, html)
         page.valid = False
-        page.invalid_reason = reason if reason not in (None, "near_empty") else "missing_fields: " + ",".join(missing)
+        if reason in (None, NEAR_EMPTY):
+            page.invalid_reason, page.invalid_detail = MISSING_FIELDS, ",".join(missing)
+        else:
+            page.invalid_reason = reason
         return page
     return finish(page, status, html=html)

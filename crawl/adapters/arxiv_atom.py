@@ -3,7 +3,7 @@
 One feed holds N entries; the page's ``fields["entries"]`` lists them and ``text``
 renders them all. arXiv reports API errors as a 200/400 feed with a single entry
 titled "Error" whose id points at ``/api/errors``: that becomes
-``invalid_reason="api_error: <message>"``. A well-formed feed with no entries is
+``invalid_reason="api_error"`` with the message in ``invalid_detail``. A well-formed feed with no entries is
 ``empty_feed`` (the id does not exist, or the query matched nothing).
 
 As a crawl root (an ``id_list`` or ``search_query`` answer), each entry's abstract page
@@ -20,7 +20,8 @@ import re
 from lxml import etree
 
 from crawl.adapters.arxiv_abs import bare_id
-from crawl.adapters.common import LinkSet, canon, collapse, error_reason, finish
+from crawl.adapters.common import LinkSet, canon, collapse, error_detail, finish
+from crawl.drop_reasons import API_ERROR, EMPTY_FEED, PARSE_ERROR
 from crawl.page import LinkKind, ParsedPage
 
 SOURCE = "arxiv"
@@ -121,10 +122,12 @@ def parse_arxiv_atom(url: str, status: int, body: bytes) -> ParsedPage:
     try:
         root = _parse_root(body)
     except AtomParseError as exc:
-        return ParsedPage(url=url, source=SOURCE, kind="atom_feed", valid=False, invalid_reason=error_reason(exc))
+        return ParsedPage(url=url, source=SOURCE, kind="atom_feed", valid=False,
+                          invalid_reason=PARSE_ERROR, invalid_detail=error_detail(exc))
     if etree.QName(root).localname != "feed":
         return ParsedPage(
-            url=url, source=SOURCE, kind="atom_feed", valid=False, invalid_reason="parse_error: not an Atom feed"
+            url=url, source=SOURCE, kind="atom_feed", valid=False, invalid_reason=PARSE_ERROR,
+            invalid_detail="not an Atom feed",
         )
     entries = [_entry(e) for e in root.findall("a:entry", NS)]
     total_text = _text(root, "opensearch:totalResults")
@@ -158,9 +161,10 @@ def parse_arxiv_atom(url: str, status: int, body: bytes) -> ParsedPage:
     )
     if errors:
         page.valid = False
-        page.invalid_reason = f"api_error: {errors[0]['abstract'] or 'unknown'}"[:200]
+        page.invalid_reason = API_ERROR
+        page.invalid_detail = str(errors[0]["abstract"] or "unknown")[:200]
         page.fields["error"] = errors[0]["abstract"]
     elif not entries:
         page.valid = False
-        page.invalid_reason = "empty_feed"
+        page.invalid_reason = EMPTY_FEED
     return finish(page, status)

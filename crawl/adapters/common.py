@@ -222,10 +222,11 @@ def collect_links(soup: BeautifulSoup, base: str, classify: Callable[[str, Tag],
 def finish(page: ParsedPage, status: int, *, html: str | None = None) -> ParsedPage:
     """Apply :func:`crawl.validity.check_validity` unless the adapter already said invalid.
 
-    Adapter reasons (``parse_error``, ``api_error``, ``missing_page``, ``empty_feed``)
-    are more specific than the HTTP status, so they win. Whether ``near_empty``
-    applies follows from ``page.kind`` (:func:`crawl.validity.is_structured_kind`),
-    so stored rows can be re-checked with the same verdict.
+    Adapter reasons (``parse_error``, ``api_error``, ``missing_page``, ``empty_feed``, all
+    declared in :mod:`crawl.drop_reasons`) are more specific than the HTTP status, so they
+    win. Whether ``near_empty`` applies follows from ``page.kind``
+    (:func:`crawl.validity.is_structured_kind`), so stored rows can be re-checked with the
+    same verdict.
     """
     if page.valid and page.invalid_reason is None:
         structured = is_structured_kind(page.kind)
@@ -244,7 +245,7 @@ def compact_json(data: object, limit: int = 20_000) -> str:
     return text if len(text) <= limit else text[:limit] + "\u2026"
 
 
-def error_reason(exc: BaseException) -> str:
-    """``parse_error: <Type>: <message>`` trimmed to a loggable size."""
+def error_detail(exc: BaseException) -> str:
+    """``<Type>: <message>`` trimmed to a loggable size: the ``invalid_detail`` of a ``parse_error``."""
     msg = collapse(str(exc))[:160]
-    return f"parse_error: {type(exc).__name__}" + (f": {msg}" if msg else "")
+    return type(exc).__name__ + (f": {msg}" if msg else "")

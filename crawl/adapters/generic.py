@@ -19,7 +19,8 @@ import re
 import trafilatura
 from lxml import html as lxml_html
 
-from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_reason, finish, host_of
+from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_detail, finish, host_of
+from crawl.drop_reasons import BINARY_CONTENT, EMPTY_BODY, PARSE_ERROR
 from crawl.page import LinkKind, ParsedPage
 
 _BINARY_PROBE = 4096
@@ -51,13 +52,14 @@ def _title(tree: lxml_html.HtmlElement) -> str:
 def parse_generic_html(url: str, status: int, html: str, source: str = "web") -> ParsedPage:
     """Extract main text + links from any HTML page."""
     if looks_binary(html):
-        return ParsedPage(url=url, source=source, kind="web", valid=False, invalid_reason="binary_content")
+        return ParsedPage(url=url, source=source, kind="web", valid=False, invalid_reason=BINARY_CONTENT)
     try:
         tree = lxml_html.document_fromstring(html)
     except Exception as exc:  # noqa: BLE001 - lxml raises several types on junk
         if not html.strip():
-            return ParsedPage(url=url, source=source, kind="web", valid=False, invalid_reason="empty_body")
-        return ParsedPage(url=url, source=source, kind="web", valid=False, invalid_reason=error_reason(exc))
+            return ParsedPage(url=url, source=source, kind="web", valid=False, invalid_reason=EMPTY_BODY)
+        return ParsedPage(url=url, source=source, kind="web", valid=False,
+                          invalid_reason=PARSE_ERROR, invalid_detail=error_detail(exc))
 
     page_host = host_of(url)
     links = LinkSet()
@@ -88,7 +90,8 @@ def parse_generic_json(url: str, status: int, text: str, source: str = "web") ->
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return ParsedPage(url=url, source=source, kind="json", valid=False, invalid_reason=error_reason(exc))
+        return ParsedPage(url=url, source=source, kind="json", valid=False,
+                          invalid_reason=PARSE_ERROR, invalid_detail=error_detail(exc))
     keys = sorted(str(k) for k in data) if isinstance(data, dict) else []
     title = ""
     if isinstance(data, dict):
@@ -103,6 +106,6 @@ def parse_generic_json(url: str, status: int, text: str, source: str = "web") ->
 def parse_plain_text(url: str, status: int, text: str, source: str = "web") -> ParsedPage:
     """text/plain, markdown, CSV ...: the text is the content."""
     if looks_binary(text):
-        return ParsedPage(url=url, source=source, kind="text", valid=False, invalid_reason="binary_content")
+        return ParsedPage(url=url, source=source, kind="text", valid=False, invalid_reason=BINARY_CONTENT)
     page = ParsedPage(url=url, source=source, kind="text", title="", text=text.strip())
     return finish(page, status)

@@ -34,8 +34,9 @@ import json
 import re
 from typing import Any
 
-from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_reason, finish, url_parts
+from crawl.adapters.common import LinkSet, canon, collapse, compact_json, error_detail, finish, url_parts
 from crawl.adapters.github_links import classify_github_url
+from crawl.drop_reasons import PARSE_ERROR
 from crawl.page import LinkKind, ParsedPage
 
 SOURCE = "github"
@@ -319,7 +320,8 @@ def parse_github_api(url: str, status: int, text: str) -> ParsedPage:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return ParsedPage(url=url, source=SOURCE, kind="api_other", valid=False, invalid_reason=error_reason(exc))
+        return ParsedPage(url=url, source=SOURCE, kind="api_other", valid=False,
+                          invalid_reason=PARSE_ERROR, invalid_detail=error_detail(exc))
     if isinstance(data, dict):
         page = _parse_dict(url, data)
     elif isinstance(data, list):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawl.adapters.common import LinkSet, collapse
+from crawl.drop_reasons import EMPTY_LISTING, NEAR_EMPTY
 from crawl.page import Link, LinkKind, ParsedPage
 from crawl.validity import check_validity
 
@@ -117,10 +118,10 @@ def listing_page(
     # All content rules (walls, status, soft 404) but not near_empty: a listing is
     # judged by its items, and a category with three members is still a good root.
     reason = check_validity(status, title, text, html)
-    if reason == "near_empty":
+    if reason == NEAR_EMPTY:
         reason = None
     if reason is None and not items:
-        reason = "empty_listing"
+        reason = EMPTY_LISTING
     if reason is not None:
         page.valid = False
         page.invalid_reason = reason

@@ -28,8 +28,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from crawl.adapters.common import LinkSet, canon, collapse, error_reason, finish, split_url
+from crawl.adapters.common import LinkSet, canon, collapse, error_detail, finish, split_url
 from crawl.adapters.wikipedia_html import namespace_of, parse_wikipedia_html
+from crawl.drop_reasons import API_ERROR, MISSING_PAGE, PARSE_ERROR
 from crawl.page import LinkKind, ParsedPage
 
 SOURCE = "wikipedia"
@@ -109,7 +110,8 @@ def parse_wikipedia_api(url: str, status: int, text: str) -> ParsedPage:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return ParsedPage(url=url, source=SOURCE, kind="api_query", valid=False, invalid_reason=error_reason(exc))
+        return ParsedPage(url=url, source=SOURCE, kind="api_query", valid=False,
+                          invalid_reason=PARSE_ERROR, invalid_detail=error_detail(exc))
 
     links = LinkSet()
     if isinstance(data, list):  # action=opensearch: [query, [titles], [descriptions], [urls]]
@@ -129,7 +131,8 @@ def parse_wikipedia_api(url: str, status: int, text: str) -> ParsedPage:
         )
         return finish(page, status)
     if not isinstance(data, dict):
-        return ParsedPage(url=url, source=SOURCE, kind="api_query", valid=False, invalid_reason="parse_error: unexpected JSON")
+        return ParsedPage(url=url, source=SOURCE, kind="api_query", valid=False, invalid_reason=PARSE_ERROR,
+                          invalid_detail="unexpected JSON")
 
     if isinstance(data.get("parse"), dict):
         return _parse_action_parse(url, status, data)
@@ -143,7 +146,7 @@ def parse_wikipedia_api(url: str, status: int, text: str) -> ParsedPage:
         fields["error"] = {"code": code, "info": str(err.get("info", ""))}
         return ParsedPage(
             url=url, source=SOURCE, kind="api_query", title="", text=str(err.get("info", "")),
-            fields=fields, valid=False, invalid_reason=f"api_error: {code}",
+            fields=fields, valid=False, invalid_reason=API_ERROR, invalid_detail=code,
         )
 
     query = data.get("query") if isinstance(data.get("query"), dict) else {}
@@ -220,5 +223,5 @@ def parse_wikipedia_api(url: str, status: int, text: str) -> ParsedPage:
     )
     if page_dicts and all(_is_missing(p) for p in page_dicts):
         page.valid = False
-        page.invalid_reason = "missing_page"
+        page.invalid_reason = MISSING_PAGE
     return finish(page, status)

@@ -27,6 +27,9 @@ from typing import Any
 import jinja2
 import yaml
 
+from crawl.drop_reasons import (BAD_TAG, BAD_UNIT, DUPLICATE_COMBINATION, DUPLICATE_TAG, EMPTY_DESCRIPTION, LLM_ERROR,
+                                MALFORMED_JSON, MISSING_UNITS, RESERVED_TAG, TOO_FEW_UNITS, TOO_MANY_UNITS,
+                                TRUNCATED_OUTPUT, check)
 from distill.agent.trajectory import AtomicUnit
 from distill.jsonparse import extract_json_object
 from distill.llm.client import LLMClient
@@ -283,30 +286,30 @@ def validate_units(data: dict[str, Any] | None, *, min_units: int = 2,
     following the format, and a prompt built from it would teach that.
     """
     if data is None:
-        return None, "malformed_json", ""
+        return None, MALFORMED_JSON, ""
     raw = data.get("units")
     if not isinstance(raw, list):
-        return None, "missing_units", f"units is {type(raw).__name__}"
+        return None, MISSING_UNITS, f"units is {type(raw).__name__}"
     units: list[tuple[str, str]] = []
     for item in raw:
         if not isinstance(item, dict) or not isinstance(item.get("tag"), str):
-            return None, "bad_unit", repr(item)[:120]
+            return None, BAD_UNIT, repr(item)[:120]
         tag = item["tag"].strip()
         if not _TAG.match(tag):
-            return None, "bad_tag", tag[:60]
+            return None, BAD_TAG, tag[:60]
         if tag in RESERVED_TAGS:
-            return None, "reserved_tag", tag
+            return None, RESERVED_TAG, tag
         description = item.get("description")
         description = " ".join(description.split()) if isinstance(description, str) else ""
         if not description:
-            return None, "empty_description", tag
+            return None, EMPTY_DESCRIPTION, tag
         if any(t == tag for t, _ in units):
-            return None, "duplicate_tag", tag
+            return None, DUPLICATE_TAG, tag
         units.append((tag, description))
     if len(units) < min_units:
-        return None, "too_few_units", str(len(units))
+        return None, TOO_FEW_UNITS, str(len(units))
     if len(units) > max_units:
-        return None, "too_many_units", str(len(units))
+        return None, TOO_MANY_UNITS, str(len(units))
     return units, "", ""
 
 
@@ -336,12 +339,13 @@ async def expand_prompts(
     seen: dict[frozenset[str], str] = {}  # combination -> id of the prompt that has it
 
     def drop(reason: str, seed_id: str, sample_index: int, detail: str = "") -> None:
+        check(reason)
         drops.append({"reason": reason, "seed_id": seed_id, "sample_index": sample_index, "detail": detail})
 
     def admit(candidate: AtomicPrompt, sample_index: int) -> None:
         combo = frozenset(candidate.units)
         if combo in seen:
-            drop("duplicate_combination", candidate.seed_id, sample_index,
+            drop(DUPLICATE_COMBINATION, candidate.seed_id, sample_index,
                  f"{','.join(sorted(combo))} (as prompt {seen[combo]})")
             return
         seen[combo] = candidate.id
@@ -364,11 +368,11 @@ async def expand_prompts(
     results = await asyncio.gather(*(ask(s, k) for s, k in jobs))
     for (s, k), result in zip(jobs, results):
         if not result.ok:
-            drop("llm_error", s.id, k, f"{result.error}: {result.detail}"[:200])
+            drop(LLM_ERROR, s.id, k, f"{result.error}: {result.detail}"[:200])
             continue
         data = extract_json_object(result.text)
         if data is None and result.finish_reason == "length":
-            drop("truncated_output", s.id, k, result.text[-120:])
+            drop(TRUNCATED_OUTPUT, s.id, k, result.text[-120:])
             continue
         units, reason, detail = validate_units(data, min_units=min_units, max_units=max_units)
         if units is None:

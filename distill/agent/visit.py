@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawl.adapters import parse_response
+from crawl.drop_reasons import NEAR_EMPTY
 from crawl.fetcher import Fetcher, FetchSettings
 from crawl.netguard import NetworkPolicy
 from crawl.replay import ReplayServer
@@ -143,7 +144,7 @@ class PageReader:
         parsed = await asyncio.to_thread(parse_response, result.final_url, result.status, result.headers, result.body)
         page.title = parsed.title
         # A short page ("near_empty") may still answer the goal; walls and errors never do.
-        if parsed.text.strip() and (parsed.valid or parsed.invalid_reason == "near_empty"):
+        if parsed.text.strip() and (parsed.valid or parsed.invalid_reason == NEAR_EMPTY):
             page.text = parsed.text
         else:
             page.error = f"no readable content ({parsed.invalid_reason or 'empty text'})"
