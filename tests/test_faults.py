@@ -103,7 +103,9 @@ def test_persistent_faults_are_counted_then_recovered(baseline, tmp_path: Path) 
         row = pages.filter(pl.col("url").str.contains(key, literal=True)).row(0, named=True)
         assert not row["valid"] and row["invalid_reason"], row
     crawlqa_drops = pl.read_parquet(data / "qa" / "crawlqa_drops.parquet")
-    assert crawlqa_drops.filter(pl.col("reason").str.contains("server_error")).height > 0
+    server_errors = crawlqa_drops.filter((pl.col("reason") == "llm_error")
+                                         & pl.col("record_json").str.contains('"error": "server_error"', literal=True))
+    assert server_errors.height > 0
     scored = pl.read_parquet(data / "filters" / "scored_trajectories.parquet")
     failed = scored.filter(pl.col("error").fill_null("") != "")
     assert failed.height > 0 and not failed["keep"].any()
@@ -159,7 +161,8 @@ def test_dead_endpoint_fails_the_run_clearly_and_keeps_the_record(baseline, tmp_
     assert proc.returncode != 0
     assert "crawlqa_pairs: no LLM call succeeded" in out and "server_error" in out, out[-3000:]
     drops = pl.read_parquet(tmp_path / "data" / "qa" / "crawlqa_drops.parquet")
-    assert drops.height > 0 and drops["reason"].str.contains("server_error").all()
+    assert drops.height > 0 and (drops["reason"] == "llm_error").all()
+    assert drops["record_json"].str.contains('"error": "server_error"', literal=True).all()
     assert not (tmp_path / "data" / "qa" / "qa_pool.parquet").exists()
 
 
