@@ -3,7 +3,6 @@
 
 import time
 from pathlib import Path
-
 from typing import Any, Literal
 
 import dagster as dg

@@ -150,7 +150,7 @@ class LLMResource(dg.ConfigurableResource):
         """Run-config endpoints by role name (the production resource types them per role)."""
         return dict(self.endpoints)
 
-    def role_configs(self) -> dict[str, "RoleConfig"]:
+    def role_configs(self) -> dict[str, RoleConfig]:
         from dataclasses import replace
 
         from distill.llm.roles import ROLES, role_from_env
@@ -181,7 +181,7 @@ class LLMResource(dg.ConfigurableResource):
         return roles
 
     @contextmanager
-    def session(self, storage: StorageResource) -> Iterator["LLMSession"]:
+    def session(self, storage: StorageResource) -> Iterator[LLMSession]:
         """Roles, the request cache and clients for the duration of a step. The embedded
         server (for roles without an endpoint) starts on the first request that misses the
         cache, so a step whose answers are all cached starts no server at all."""
@@ -241,7 +241,7 @@ class ProductionLLMResource(LLMResource):
 class LLMSession:
     """One step's view of the teacher endpoints: ``roles``, ``cache`` and :meth:`client`."""
 
-    def __init__(self, resource: LLMResource, roles: dict[str, "RoleConfig"], cache: "RequestCache",
+    def __init__(self, resource: LLMResource, roles: dict[str, RoleConfig], cache: RequestCache,
                  server: Any) -> None:
         self.resource, self.roles, self.cache, self._server = resource, roles, cache, server
 
@@ -257,7 +257,7 @@ class LLMSession:
             self._server.start()
         return str(self._server.base_url)
 
-    def client(self, extra_roles: dict[str, "RoleConfig"] | None = None, max_concurrency: int | None = None) -> Any:
+    def client(self, extra_roles: dict[str, RoleConfig] | None = None, max_concurrency: int | None = None) -> Any:
         """An :class:`LLMClient` with the resource's limits, retries and this step's cache."""
         from distill.llm.client import LLMClient
 
@@ -298,7 +298,7 @@ class AgentToolsResource(dg.ConfigurableResource):
 
     @asynccontextmanager
     async def tools(self, storage: StorageResource, crawler: CrawlerResource, client: Any,
-                    cache: "RequestCache") -> AsyncIterator[ToolBox]:
+                    cache: RequestCache) -> AsyncIterator[ToolBox]:
         from distill.agent.search import SearchTool, build_search_backend
         from distill.agent.tools import ToolCache
         from distill.agent.visit import PageReader, VisitTool

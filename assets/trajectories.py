@@ -22,8 +22,8 @@ from pydantic import Field
 
 from assets.crawl import search_index
 from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
-from assets.qa import qa_pool
 from assets.progress import StepProgress
+from assets.qa import qa_pool
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, StorageResource
 from distill.agent.atomic import AtomicPrompt, expand_prompts, load_seeds
 from distill.agent.loop import QAItem, RolloutSettings, run_rollouts

@@ -27,8 +27,17 @@ from distill.agent.trajectory import Trajectory
 from filters.contamination import Match
 from filters.dedup import DedupSettings, near_duplicates
 from filters.funnel import Funnel
-from filters.rules import (Correctness, RuleSettings, check_bounds, check_correctness, check_leak, check_repetition,
-                           check_tool_failures, check_validity, model_text)
+from filters.rules import (
+    Correctness,
+    RuleSettings,
+    check_bounds,
+    check_correctness,
+    check_leak,
+    check_repetition,
+    check_tool_failures,
+    check_validity,
+    model_text,
+)
 from filters.voting import VoteSettings, majority_vote
 
 STAGES: tuple[str, ...] = ("contamination", "validity", "repetition", "bounds", "correctness", "voting", "dedup")

@@ -40,8 +40,8 @@ def replay(warc_files: tuple[Path, ...], host: str, port: int, allow_public_bind
 def parse(warc_file: Path, no_text: bool) -> None:
     """Print one JSON object per response record: url, source, valid, title, text, fields, links."""
     from crawl.adapters import parse_response
-    from crawl.warc import iter_responses
     from crawl.decode import BodyLimitExceeded, BoundedDecoder
+    from crawl.warc import iter_responses
 
     out = sys.stdout
     for rec in iter_responses(warc_file):

@@ -20,7 +20,6 @@ from distill.agent.protocol import corrective_message, parse_turn, render_turn
 from distill.agent.trajectory import Step, Trajectory, read_trajectories, trajectories_frame
 from webdata import shared_path
 
-
 TOOLS = [
     {"name": "search", "description": "Web search.", "parameters": {
         "type": "object", "properties": {"query": {"type": "array", "items": {"type": "string"}}},

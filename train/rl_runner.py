@@ -30,10 +30,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from filters.metrics import Metric
-from train.rewards import (ALPHA0, REWARD_F1, WEBDANCER_CORRECT_F1, Aggregation, ThoughtScorer, atom_searcher_reward,
-                           webdancer_reward)
-from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
 from train.report import TrainReport, log_history, run_fields
+from train.rewards import (
+    ALPHA0,
+    REWARD_F1,
+    WEBDANCER_CORRECT_F1,
+    Aggregation,
+    ThoughtScorer,
+    atom_searcher_reward,
+    webdancer_reward,
+)
+from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
 from train.sft_runner import device_and_dtype, progress_callback
 
 log = logging.getLogger(__name__)
