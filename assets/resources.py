@@ -79,8 +79,11 @@ class StorageResource(dg.ConfigurableResource):
         return p
 
 
-class CrawlerResource(config_base("CrawlerFields", dg.ConfigurableResource, SourceSettings, FetchSettings, CrawlSettings,
-                                  exclude=("frontier", "parse_workers", "progress_every_s"))):
+_CrawlerFields: Any = config_base("CrawlerFields", dg.ConfigurableResource, SourceSettings, FetchSettings,
+                                  CrawlSettings, exclude=("frontier", "parse_workers", "progress_every_s"))
+
+
+class CrawlerResource(_CrawlerFields):
     """How the crawler fetches: source mode, politeness, safety limits, browser use.
 
     Its fields are those of :class:`crawl.session.SourceSettings`, :class:`crawl.fetcher.FetchSettings`
@@ -230,7 +233,9 @@ class ProductionLLMResource(LLMResource):
     """The production profile's LLM resource: every role's endpoint is required run config
     (``pipelines/configs/production.yaml``) and nothing falls back to the embedded model."""
 
-    endpoints: ProductionEndpoints = Field(description="Per role: endpoint, model and key (all five required).")
+    # Narrower than the base's dict on purpose: Dagster then requires each role; dict() reads both.
+    endpoints: ProductionEndpoints = Field(  # type: ignore[assignment]
+        description="Per role: endpoint, model and key (all five required).")
     embedded_fallback: bool = Field(default=False, description="Never on in production.")
     max_concurrency: int = Field(default=32, description="Requests in flight across all roles.")
 

@@ -96,8 +96,11 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
     )
 
 
-class RLModelConfig(config_base("RLModelFields", dg.Config, RLSettings, RolloutConfig,
-                                exclude=("rollout", "device", "scaffold"))):
+_RLModelFields: Any = config_base("RLModelFields", dg.Config, RLSettings, RolloutConfig,
+                                  exclude=("rollout", "device", "scaffold"))
+
+
+class RLModelConfig(_RLModelFields):
     """GRPO settings: the fields of :class:`train.rl_runner.RLSettings` and
     :class:`train.rl_rollout.RolloutConfig` (declared there once), plus what only the asset
     decides: the RRM switch and its coverage bound, the DEMO-ONLY scaffold, and reuse."""

@@ -78,9 +78,11 @@ class FilterResult:
     matches: dict[str, Match] = field(default_factory=dict)  # question text -> the benchmark question it copies
 
 
-DECISION_SCHEMA = pl.Schema({"id": pl.String, "keep": pl.Boolean, "reasons": pl.List(pl.String),
-                             "stage_dropped": pl.String, "vote_share": pl.Float64, "f1": pl.Float64,
-                             "em": pl.Float64, "rule_correct": pl.Boolean, "answer_span": pl.String})
+# mypy joins dtype classes (pl.String) and instances (pl.List(...)) to object.
+DECISION_SCHEMA = pl.Schema({  # type: ignore[arg-type]
+    "id": pl.String, "keep": pl.Boolean, "reasons": pl.List(pl.String), "stage_dropped": pl.String,
+    "vote_share": pl.Float64, "f1": pl.Float64, "em": pl.Float64, "rule_correct": pl.Boolean, "answer_span": pl.String,
+})
 
 
 def _validity(t: Trajectory, rules: RuleSettings) -> list[str]:
@@ -116,7 +118,8 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
     matches = benchmark_matches(trajs, benchmark) if benchmark is not None and "contamination" in s.stages else {}
     clean = [t for t in trajs if t.question not in matches]
     verdicts = (judge(clean) if callable(judge) else judge) or {}
-    per_record = {"validity": _validity, "repetition": check_repetition, "bounds": check_bounds}
+    per_record: dict[str, Callable[[Trajectory, RuleSettings], list[str]]] = {
+        "validity": _validity, "repetition": check_repetition, "bounds": check_bounds}
     reasons: list[dict[str, list[str]]] = []
     scores: list[Correctness | None] = []
     for t in trajs:

@@ -150,7 +150,7 @@ class RolloutReward:
         return rewards
 
 
-def _trainer_class() -> type:
+def _trainer_class() -> type[Any]:
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
@@ -162,10 +162,11 @@ def _trainer_class() -> type:
 
         def _generate_and_score_completions(self, inputs: Any) -> Any:
             output = super()._generate_and_score_completions(inputs)
-            if not (self.mask_zero_variance and self.model.training):
+            if not (self.mask_zero_variance and self.model is not None and self.model.training):
                 return output
             adv = output["advantages"]
             n = self.num_generations
+            assert n is not None  # GRPOTrainer sets it from GRPOConfig.num_generations
             if adv.numel() % n:
                 return output  # groups split across processes: leave the batch as TRL built it
             flat = adv.view(-1, n).abs().amax(dim=1) == 0

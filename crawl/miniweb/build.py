@@ -155,7 +155,7 @@ def collect(site_dir: Path = SITE_DIR) -> list[Resource]:
             raise ValueError(f"redirect {src!r} points to {dst!r}, which has no article")
         target = _wikipedia.HOST + wiki_path(dst)
         body = _special.redirect_page(target).encode("utf-8")
-        headers = (
+        headers: tuple[tuple[str, str], ...] = (
             ("Date", HTTP_DATE),
             ("Server", "mw-web.eqiad.main-6c9d8f7b5-k2p4x"),
             ("Content-Type", "text/html; charset=utf-8"),
