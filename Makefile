@@ -14,7 +14,9 @@ demo: setup
 	@mkdir -p "$(DAGSTER_HOME)" "$(SEEKFORGE_DATA_DIR)"
 	.venv/bin/dagster job execute -m pipelines.definitions -j full_job -c pipelines/configs/demo.yaml -c pipelines/configs/demo_train.yaml
 
-# (b) install, then run the test suite.
+# (b) install, then lint (ruff), type-check (mypy) and run the test suite; config in pyproject.toml.
 test: setup
 	@mkdir -p "$(DAGSTER_HOME)"
+	.venv/bin/ruff check .
+	.venv/bin/mypy
 	.venv/bin/python -m pytest -q

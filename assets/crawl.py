@@ -3,7 +3,6 @@
 
 import time
 from pathlib import Path
-
 from typing import Any, Literal
 
 import dagster as dg
@@ -146,7 +145,9 @@ def web_pages(
 ) -> dg.MaterializeResult:
     seeds = pl.read_parquet(storage.path("crawl_seeds.parquet"))
     keys = context.partition_keys
-    frames, outcomes_all, notes = [], {}, []
+    frames: list[pl.DataFrame] = []
+    outcomes_all: dict[str, int] = {}
+    notes: list[str] = []
     warc_failed: list[str] = []
     started = time.monotonic()
     for key in keys:
@@ -155,15 +156,18 @@ def web_pages(
             context.log.warning(f"web_pages[{key}]: no seeds configured; writing an empty partition")
         warc_path = storage.path("warc", key, f"{context.run_id[:8]}-{int(time.time())}.warc.gz")
         previous = _revalidatable(storage.path("web_pages", f"{key}.parquet")) if config.conditional else {}
+
+        def progress(info: dict[str, Any], key: str = key) -> None:
+            context.log.info(f"web_pages[{key}]: {info['done']}/{info['planned']} pages, {info['rate_per_s']}/s, "
+                             f"eta {info['eta_s']}s")
+
         result = run_crawl(
             roots,
             source=crawler.source_settings(),
             fetch=crawler.fetch_settings(),
             crawl=crawler.crawl_settings(config.frontier()),
             warc_path=warc_path if roots else None,
-            progress=lambda info, key=key: context.log.info(
-                f"web_pages[{key}]: {info['done']}/{info['planned']} pages, {info['rate_per_s']}/s, eta {info['eta_s']}s"
-            ),
+            progress=progress,
             previous=previous,
         )
         df = pages_frame(result.rows)

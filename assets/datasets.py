@@ -35,7 +35,8 @@ from filters.voting import VoteSettings
 GROUP = "datasets"
 OWNERS = ["team:seekforge-data"]
 
-SCORED_EXTRA = pl.Schema({
+# mypy joins dtype classes (pl.String) and instances (pl.List(...)) to object.
+SCORED_EXTRA = pl.Schema({  # type: ignore[arg-type]
     "keep": pl.Boolean, "reasons": pl.List(pl.String), "stage_dropped": pl.String, "vote_share": pl.Float64,
     "f1": pl.Float64, "em": pl.Float64, "judge_correct": pl.Boolean, "judge_reason": pl.String,
     "benchmark_match": pl.String, "correct": pl.Boolean, "rule_correct": pl.Boolean, "answer_span": pl.String,
@@ -71,9 +72,9 @@ class ScoreConfig(dg.Config):
         rules = RuleSettings(min_tool_calls=self.min_tool_calls, max_tool_calls=self.max_tool_calls,
                              max_failed_tool_share=self.max_failed_tool_share,
                              max_ngram_repeats=self.max_ngram_repeats, f1_threshold=self.f1_threshold,
-                             metric=self.metric)  # type: ignore[arg-type]
+                             metric=self.metric)
         voting = VoteSettings(min_share=self.min_vote_share, require_reference=enforce,
-                              metric=self.metric)  # type: ignore[arg-type]
+                              metric=self.metric)
         stages = tuple(s for s in STAGES if enforce or s != "correctness")
         return FilterSettings(rules=rules, voting=voting, dedup=DedupSettings(threshold=self.near_duplicate_threshold),
                               stages=stages)
@@ -197,7 +198,8 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
             "drop_reasons": counter_md(Counter(r for rs in df["reasons"].to_list() for r in rs)),
             "correctness": "enforced" if config.correctness == "enforce" else "recorded only (DEMO ONLY)",
             "judge": config.judge,
-            "mean_f1": round(float(df["f1"].mean() or 0.0), 4) if df.height else 0.0,
+            # polars types Series.mean() as any Python literal.
+            "mean_f1": round(float(df["f1"].mean() or 0.0), 4) if df.height else 0.0,  # type: ignore[arg-type]
             "decontamination": (f"on: {len(index)} benchmark questions from {len(files)} file(s)"
                                 if index is not None else "off (explicit)"),
             "benchmark_questions": len(index) if index is not None else 0,

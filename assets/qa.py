@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import dagster as dg
@@ -168,7 +169,7 @@ def e2hqa_pairs(context: dg.AssetExecutionContext, config: E2HQAConfig, storage:
     if config.seed_file:
         seeds += _seed_file_pairs(config.seed_file)
 
-    def docs_for(urls: list[str]) -> list[dict[str, str]]:
+    def docs_for(urls: Sequence[str]) -> list[dict[str, str]]:
         return [{"title": docs[u].title, "text": docs[u].text[:1200]} for u in urls if u in docs]
 
     settings = E2HSettings(rounds=config.rounds, search_k=config.search_k, judge=config.judge, seed=config.seed)

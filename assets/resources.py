@@ -79,8 +79,11 @@ class StorageResource(dg.ConfigurableResource):
         return p
 
 
-class CrawlerResource(config_base("CrawlerFields", dg.ConfigurableResource, SourceSettings, FetchSettings, CrawlSettings,
-                                  exclude=("frontier", "parse_workers", "progress_every_s"))):
+_CrawlerFields: Any = config_base("CrawlerFields", dg.ConfigurableResource, SourceSettings, FetchSettings,
+                                  CrawlSettings, exclude=("frontier", "parse_workers", "progress_every_s"))
+
+
+class CrawlerResource(_CrawlerFields):
     """How the crawler fetches: source mode, politeness, safety limits, browser use.
 
     Its fields are those of :class:`crawl.session.SourceSettings`, :class:`crawl.fetcher.FetchSettings`
@@ -150,7 +153,7 @@ class LLMResource(dg.ConfigurableResource):
         """Run-config endpoints by role name (the production resource types them per role)."""
         return dict(self.endpoints)
 
-    def role_configs(self) -> dict[str, "RoleConfig"]:
+    def role_configs(self) -> dict[str, RoleConfig]:
         from dataclasses import replace
 
         from distill.llm.roles import ROLES, role_from_env
@@ -181,7 +184,7 @@ class LLMResource(dg.ConfigurableResource):
         return roles
 
     @contextmanager
-    def session(self, storage: StorageResource) -> Iterator["LLMSession"]:
+    def session(self, storage: StorageResource) -> Iterator[LLMSession]:
         """Roles, the request cache and clients for the duration of a step. The embedded
         server (for roles without an endpoint) starts on the first request that misses the
         cache, so a step whose answers are all cached starts no server at all."""
@@ -230,7 +233,9 @@ class ProductionLLMResource(LLMResource):
     """The production profile's LLM resource: every role's endpoint is required run config
     (``pipelines/configs/production.yaml``) and nothing falls back to the embedded model."""
 
-    endpoints: ProductionEndpoints = Field(description="Per role: endpoint, model and key (all five required).")
+    # Narrower than the base's dict on purpose: Dagster then requires each role; dict() reads both.
+    endpoints: ProductionEndpoints = Field(  # type: ignore[assignment]
+        description="Per role: endpoint, model and key (all five required).")
     embedded_fallback: bool = Field(default=False, description="Never on in production.")
     max_concurrency: int = Field(default=32, description="Requests in flight across all roles.")
 
@@ -241,7 +246,7 @@ class ProductionLLMResource(LLMResource):
 class LLMSession:
     """One step's view of the teacher endpoints: ``roles``, ``cache`` and :meth:`client`."""
 
-    def __init__(self, resource: LLMResource, roles: dict[str, "RoleConfig"], cache: "RequestCache",
+    def __init__(self, resource: LLMResource, roles: dict[str, RoleConfig], cache: RequestCache,
                  server: Any) -> None:
         self.resource, self.roles, self.cache, self._server = resource, roles, cache, server
 
@@ -257,7 +262,7 @@ class LLMSession:
             self._server.start()
         return str(self._server.base_url)
 
-    def client(self, extra_roles: dict[str, "RoleConfig"] | None = None, max_concurrency: int | None = None) -> Any:
+    def client(self, extra_roles: dict[str, RoleConfig] | None = None, max_concurrency: int | None = None) -> Any:
         """An :class:`LLMClient` with the resource's limits, retries and this step's cache."""
         from distill.llm.client import LLMClient
 
@@ -298,7 +303,7 @@ class AgentToolsResource(dg.ConfigurableResource):
 
     @asynccontextmanager
     async def tools(self, storage: StorageResource, crawler: CrawlerResource, client: Any,
-                    cache: "RequestCache") -> AsyncIterator[ToolBox]:
+                    cache: RequestCache) -> AsyncIterator[ToolBox]:
         from distill.agent.search import SearchTool, build_search_backend
         from distill.agent.tools import ToolCache
         from distill.agent.visit import PageReader, VisitTool

@@ -14,6 +14,7 @@ set one crawler field silently reset every other one to the class default.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Iterable
 from typing import Any
@@ -25,7 +26,7 @@ from pydantic import Field
 def _config_type(tp: Any, default: Any) -> tuple[Any, Any]:
     """Dagster config has lists, not tuples: ``tuple[X, ...]`` becomes ``list[X]``."""
     if typing.get_origin(tp) is tuple:
-        return list[typing.get_args(tp)[0]], list(default)  # type: ignore[index]
+        return types.GenericAlias(list, (typing.get_args(tp)[0],)), list(default)
     return tp, default
 
 
@@ -73,11 +74,11 @@ def settings_from(dc: type, source: pydantic.BaseModel, **extra: Any) -> Any:
     return dc(**values, **extra)
 
 
-def with_defaults(cls: type, name: str, doc: str, **defaults: Any) -> Any:
+def with_defaults(cls: type[pydantic.BaseModel], name: str, doc: str, **defaults: Any) -> Any:
     """A subclass of ``cls`` whose class defaults are ``defaults``: a profile's values that a
     partial run config keeps (Dagster falls back to class defaults, not instance values)."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for key, value in defaults.items():
-        info = cls.model_fields[key]  # type: ignore[attr-defined]
+        info = cls.model_fields[key]
         fields[key] = (info.annotation, Field(default=value, description=info.description))
     return pydantic.create_model(name, __base__=cls, __doc__=doc, **fields)

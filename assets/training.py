@@ -8,7 +8,7 @@ wants to see (loss curve, tokens/s, where the checkpoint is) into metadata.
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
@@ -16,13 +16,12 @@ from pydantic import Field
 from assets.datasets import rl_dataset, sft_dataset
 from assets.metadata import fail_if_llm_unusable, llm_metadata, md_table
 from assets.progress import StepProgress
+from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 from assets.settings_fields import config_base, settings_from
 from assets.trajectories import AgentAction
-from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 from distill.records import write_table
 from train.rl_rollout import RolloutConfig
 from train.rl_runner import RLSettings
-
 
 GROUP = "train"
 OWNERS = ["team:seekforge-data"]
@@ -97,8 +96,11 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
     )
 
 
-class RLModelConfig(config_base("RLModelFields", dg.Config, RLSettings, RolloutConfig,
-                                exclude=("rollout", "device", "scaffold"))):
+_RLModelFields: Any = config_base("RLModelFields", dg.Config, RLSettings, RolloutConfig,
+                                  exclude=("rollout", "device", "scaffold"))
+
+
+class RLModelConfig(_RLModelFields):
     """GRPO settings: the fields of :class:`train.rl_runner.RLSettings` and
     :class:`train.rl_rollout.RolloutConfig` (declared there once), plus what only the asset
     decides: the RRM switch and its coverage bound, the DEMO-ONLY scaffold, and reuse."""
@@ -301,14 +303,14 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
                                         temperature=config.temperature, max_tokens=config.max_tokens_per_turn,
                                         structured="openai")
 
-                    async def go() -> list[Any]:
+                    async def go(policy: RoleConfig, name: str) -> list[Any]:
                         async with session.client({"policy": policy}, max_concurrency=1) as client, \
                                 agent_tools.tools(storage, crawler, client, session.cache) as box:
                             style = short_style([t.schema for t in box.tools.values()], date, role="policy")
                             return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed,
                                                       progress=StepProgress(context, f"agent_eval/{name}", "questions"))
 
-                    trajs = asyncio.run(go())
+                    trajs = asyncio.run(go(policy, name))
                 row = summarize(name, trajs, ("search", "visit"), time.monotonic() - t0)
                 context.log.info(f"agent_eval {name}: {row.to_dict()}")
                 rows.append(row.to_dict())

@@ -22,8 +22,8 @@ from pydantic import Field
 
 from assets.crawl import search_index
 from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
-from assets.qa import qa_pool
 from assets.progress import StepProgress
+from assets.qa import qa_pool
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, StorageResource
 from distill.agent.atomic import AtomicPrompt, expand_prompts, load_seeds
 from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
@@ -37,8 +37,10 @@ GROUP = "agent"
 OWNERS = ["team:seekforge-data"]
 log = logging.getLogger(__name__)
 
-ATOMIC_PROMPTS_SCHEMA = pl.Schema({"id": pl.String, "seed_id": pl.String, "units": pl.List(pl.String),
-                                   "text": pl.String, "source": pl.String})
+# mypy joins dtype classes (pl.String) and instances (pl.List(...)) to object.
+ATOMIC_PROMPTS_SCHEMA = pl.Schema({  # type: ignore[arg-type]
+    "id": pl.String, "seed_id": pl.String, "units": pl.List(pl.String), "text": pl.String, "source": pl.String,
+})
 
 
 class AtomicPromptsConfig(dg.Config):
@@ -162,7 +164,9 @@ def _metadata(df: pl.DataFrame, trajs: list[Trajectory]) -> dict[str, Any]:
         "finish_reasons": dg.MetadataValue.md(md_table([{"finish_reason": r, "rollouts": finish.get(r, 0)}
                                                         for r in FINISH_REASONS])),
         "tool_calls_per_trajectory": dg.MetadataValue.md(md_table([{
-            "mean": round(float(calls.mean() or 0), 2), "median": calls.median(), "max": calls.max(),
+            # polars types Series.mean() as any Python literal.
+            "mean": round(float(calls.mean() or 0), 2),  # type: ignore[arg-type]
+            "median": calls.median(), "max": calls.max(),
             "search": int(df["search_calls"].sum()) if df.height else 0,
             "visit": int(df["visit_calls"].sum()) if df.height else 0}])),
         "invalid_actions": counter_md(invalid),

@@ -33,11 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from distill.agent.trajectory import Step, Trajectory  # noqa: E402
-from filters.dedup import DedupSettings, duplicates_of, sketch  # noqa: E402
-from filters.rules import RuleSettings, check_repetition, check_validity, model_text  # noqa: E402
+from distill.agent.trajectory import Step, Trajectory
+from filters.dedup import DedupSettings, duplicates_of, sketch
+from filters.rules import RuleSettings, check_repetition, check_validity, model_text
 
 TOOLS = frozenset({"search", "visit"})
 TOOLS_JSON = '[{"name": "search"}, {"name": "visit"}]'

@@ -39,12 +39,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from filters_throughput import _shingles, make  # noqa: E402
+import numpy as np
 
-from distill import minhash  # noqa: E402
-from filters.dedup import DedupSettings, duplicates_of, near_duplicates, sketch  # noqa: E402
-from filters.rules import model_text  # noqa: E402
+from distill import minhash
+from filters.dedup import DedupSettings, duplicates_of, near_duplicates, sketch
+from filters.rules import model_text
+from filters_throughput import _shingles, make
 
 THRESHOLD = 0.8
 

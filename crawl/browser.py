@@ -372,7 +372,7 @@ class BrowserRenderer:
                     args=self._launch_args(),
                     timeout=60_000,
                 )
-            except Exception as e:  # noqa: BLE001 - turned into an actionable message
+            except Exception as e:  # turned into an actionable message
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 self._launch_error = (
                     f"cannot launch chromium at {self.executable_path!r}: {first} -- "
@@ -456,7 +456,7 @@ class BrowserRenderer:
                 raise
             except _LaunchError as e:
                 res.outcome, res.detail = "browser_error", str(e)
-            except Exception as e:  # noqa: BLE001 - contract: never raise
+            except Exception as e:  # contract: never raise
                 log.exception("render of %s failed", url)
                 res.outcome, res.detail = "browser_error", f"{type(e).__name__}: {e}"
         res.elapsed_s = time.monotonic() - t0

@@ -18,7 +18,8 @@ import polars as pl
 LINK_DTYPE = pl.Struct({"url": pl.String, "kind": pl.String, "text": pl.String})
 
 WEB_PAGES_SCHEMA = pl.Schema(
-    {
+    # mypy joins dtype classes (pl.String) and instances (pl.List(...)) to object.
+    {  # type: ignore[arg-type]
         "url": pl.String,  # canonical form of the URL as discovered
         "canonical_url": pl.String,  # canonical final URL after redirects (unique)
         "source": pl.String,  # arxiv | github | wikipedia | web
@@ -62,7 +63,7 @@ def write_pages(df: pl.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    df.select(WEB_PAGES_SCHEMA.names()).cast(dict(WEB_PAGES_SCHEMA)).write_parquet(tmp)
+    df.select(WEB_PAGES_SCHEMA.names()).cast(WEB_PAGES_SCHEMA).write_parquet(tmp)
     tmp.replace(path)  # readers never see a half-written file
     return path
 
@@ -75,7 +76,7 @@ def read_pages(paths: str | Path | Iterable[str | Path]) -> pl.DataFrame:
     # Corpora written before a column existed read as nulls in it.
     frames = [f.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in WEB_PAGES_SCHEMA.items() if c not in f.columns])
               .select(WEB_PAGES_SCHEMA.names()) for f in frames]
-    return pl.concat([f.cast(dict(WEB_PAGES_SCHEMA)) for f in frames], how="vertical")
+    return pl.concat([f.cast(WEB_PAGES_SCHEMA) for f in frames], how="vertical")
 
 
 def valid_pages(df: pl.DataFrame) -> pl.DataFrame:

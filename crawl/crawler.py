@@ -228,7 +228,8 @@ class Crawler:
             pending = list(level)
             self._planned += len(pending)
             while pending:
-                batch, rest = [], []
+                batch: list[tuple[str, str, str | None]] = []
+                rest: list[tuple[str, str, str | None]] = []
                 for item in pending:
                     url, root, _ = item
                     if len(batch) < batch_size and budget.can_take(url, root):

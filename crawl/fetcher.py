@@ -253,7 +253,7 @@ class Fetcher:
             try:
                 result = await self._follow(canonical, any_content_type=any_content_type, check_robots=check_robots,
                                             conditional=conditional_headers(validators))
-            except Exception as exc:  # noqa: BLE001 - the contract is: never raise
+            except Exception as exc:  # the contract is: never raise
                 log.exception("internal error fetching %s", canonical)
                 result = FetchResult(url=canonical, final_url=canonical, outcome=Outcome.INTERNAL_ERROR, detail=repr(exc))
         result.elapsed_s = time.monotonic() - started
@@ -434,6 +434,6 @@ class Fetcher:
                 payload=payload,
                 truncated=truncated,
             )
-        except Exception as exc:  # noqa: BLE001 - a failed archive write must not lose the page
+        except Exception as exc:  # a failed archive write must not lose the page
             log.exception("could not write WARC record for %s", url)
             self.warc.note_failure(url, exc)  # counted: the crawl step fails on it after saving the pages

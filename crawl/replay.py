@@ -125,7 +125,8 @@ class ReplayServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        # aiohttp types _server as asyncio.AbstractServer; it is an asyncio.Server, which has .sockets.
+        sockets = site._server.sockets if site._server else []  # type: ignore[attr-defined]
         if sockets:
             self.port = sockets[0].getsockname()[1]
 

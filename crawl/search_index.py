@@ -46,7 +46,7 @@ def _strip_markdown(text: str) -> str:
     return re.sub(r"^[#>*\-\s]+", "", text, flags=re.MULTILINE)
 
 
-def make_snippet(text: str, query_terms: set[str], stem, max_chars: int = 300) -> str:  # type: ignore[no-untyped-def]
+def make_snippet(text: str, query_terms: set[str], stem, max_chars: int = 300) -> str:
     """The passage of up to ~max_chars that mentions most query terms."""
     sentences = [s.strip() for s in _SENTENCE.split(_strip_markdown(text)) if s.strip()]
     if not sentences:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
 from pathlib import Path
+from typing import Any, Literal
 
 from crawl.crawler import Crawler, CrawlResult, CrawlSettings, ProgressFn
 from crawl.fetcher import Fetcher, FetchSettings

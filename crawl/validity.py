@@ -32,8 +32,16 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from crawl.drop_reasons import (ACCESS_DENIED, CAPTCHA, CLOUDFLARE_CHALLENGE, HTTP_ERROR, LOGIN_WALL, NEAR_EMPTY,
-                                NOT_FOUND, RATE_LIMITED)
+from crawl.drop_reasons import (
+    ACCESS_DENIED,
+    CAPTCHA,
+    CLOUDFLARE_CHALLENGE,
+    HTTP_ERROR,
+    LOGIN_WALL,
+    NEAR_EMPTY,
+    NOT_FOUND,
+    RATE_LIMITED,
+)
 
 Where = Literal["title", "text", "html"]
 

@@ -127,7 +127,7 @@ class WarcWriter:
         self.close()
 
 
-def _to_archived(record) -> ArchivedResponse:  # type: ignore[no-untyped-def]
+def _to_archived(record) -> ArchivedResponse:
     url = record.rec_headers.get_header("WARC-Target-URI") or ""
     http = record.http_headers
     status_line = (http.statusline or "200 OK").split(" ", 1)

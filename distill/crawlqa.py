@@ -10,7 +10,6 @@ judge's words) is in other fields of the drop (``error``, ``detail``, ``judge_re
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from collections.abc import Container, Sequence
@@ -21,12 +20,21 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz
 
-from crawl.drop_reasons import (COPIED_EXAMPLE, JUDGE_LLM_ERROR, JUDGE_MALFORMED_VERDICT, JUDGE_REJECT, LLM_ERROR,
-                                MALFORMED_JSON, MISSING_FIELDS, QUESTION_OFF_TOPIC, TRUNCATED_OUTPUT)
+from crawl.drop_reasons import (
+    COPIED_EXAMPLE,
+    JUDGE_LLM_ERROR,
+    JUDGE_MALFORMED_VERDICT,
+    JUDGE_REJECT,
+    LLM_ERROR,
+    MALFORMED_JSON,
+    MISSING_FIELDS,
+    QUESTION_OFF_TOPIC,
+    TRUNCATED_OUTPUT,
+)
 from distill.chains import Chain, Doc
 from distill.jsonparse import extract_json_object
-from distill.progress import ProgressFn, gather_with_progress
 from distill.llm.client import ChatResult, LLMClient
+from distill.progress import ProgressFn, gather_with_progress
 from distill.prompt import PROMPT_DIR, load_prompt
 from distill.qa_rules import answer_kind, lint_qa
 

@@ -11,19 +11,24 @@ answerable from the gathered evidence. A chain stops at its first failed round.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawl.drop_reasons import (DESCRIPTION_TOO_LONG, ENTITY_NAMED, LLM_ERROR, MALFORMED_JSON, NO_ENTITY,
-                                NO_SEARCH_RESULTS)
+from crawl.drop_reasons import (
+    DESCRIPTION_TOO_LONG,
+    ENTITY_NAMED,
+    LLM_ERROR,
+    MALFORMED_JSON,
+    NO_ENTITY,
+    NO_SEARCH_RESULTS,
+)
 from distill.crawlqa import VERDICT_SCHEMA, judge_drop_reason, judge_messages, parse_verdict
 from distill.jsonparse import extract_json_object
-from distill.progress import ProgressFn, gather_with_progress
 from distill.llm.client import LLMClient
+from distill.progress import ProgressFn, gather_with_progress
 from distill.prompt import load_prompt
 from distill.qa_rules import lint_qa, normalize_answer
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz
 
-from distill import minhash
 from crawl.drop_reasons import DUPLICATE_ID, NEAR_DUPLICATE
+from distill import minhash
 from distill.qa_rules import normalize_answer
 
 SHINGLE_WORDS = 3

@@ -85,9 +85,21 @@ from typing import Final, Literal
 
 from rapidfuzz import fuzz
 
-from crawl.drop_reasons import (ANSWER_EMPTY, ANSWER_IN_CHOICES, ANSWER_IS_SENTENCE, ANSWER_LEAKED, ANSWER_MULTILINE,
-                                ANSWER_OPTION_LETTER, ANSWER_TOO_LONG, ANSWER_WHITESPACE, ERROR_PAGE_LEFTOVER,
-                                EVIDENCE_UNKNOWN, MENTIONS_BROWSING, NOT_GROUNDED, QUESTION_MALFORMED)
+from crawl.drop_reasons import (
+    ANSWER_EMPTY,
+    ANSWER_IN_CHOICES,
+    ANSWER_IS_SENTENCE,
+    ANSWER_LEAKED,
+    ANSWER_MULTILINE,
+    ANSWER_OPTION_LETTER,
+    ANSWER_TOO_LONG,
+    ANSWER_WHITESPACE,
+    ERROR_PAGE_LEFTOVER,
+    EVIDENCE_UNKNOWN,
+    MENTIONS_BROWSING,
+    NOT_GROUNDED,
+    QUESTION_MALFORMED,
+)
 
 AnswerKind = Literal["number", "date", "yes_no", "entity", "other"]
 

@@ -12,7 +12,8 @@ import polars as pl
 from crawl.drop_reasons import check
 
 QA_SCHEMA = pl.Schema(
-    {
+    # mypy joins dtype classes (pl.String) and instances (pl.List(...)) to object.
+    {  # type: ignore[arg-type]
         "id": pl.String,
         "origin": pl.String,  # crawlqa | e2hqa
         "question": pl.String,

@@ -71,8 +71,8 @@ from typing import Final, Literal
 
 import numpy as np
 
-from distill import minhash
 from crawl.drop_reasons import BENCHMARK_EXACT, BENCHMARK_NEAR
+from distill import minhash
 from distill.qa_rules import normalize_answer
 
 log = logging.getLogger(__name__)

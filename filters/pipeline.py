@@ -27,8 +27,17 @@ from distill.agent.trajectory import Trajectory
 from filters.contamination import Match
 from filters.dedup import DedupSettings, near_duplicates
 from filters.funnel import Funnel
-from filters.rules import (Correctness, RuleSettings, check_bounds, check_correctness, check_leak, check_repetition,
-                           check_tool_failures, check_validity, model_text)
+from filters.rules import (
+    Correctness,
+    RuleSettings,
+    check_bounds,
+    check_correctness,
+    check_leak,
+    check_repetition,
+    check_tool_failures,
+    check_validity,
+    model_text,
+)
 from filters.voting import VoteSettings, majority_vote
 
 STAGES: tuple[str, ...] = ("contamination", "validity", "repetition", "bounds", "correctness", "voting", "dedup")
@@ -69,9 +78,11 @@ class FilterResult:
     matches: dict[str, Match] = field(default_factory=dict)  # question text -> the benchmark question it copies
 
 
-DECISION_SCHEMA = pl.Schema({"id": pl.String, "keep": pl.Boolean, "reasons": pl.List(pl.String),
-                             "stage_dropped": pl.String, "vote_share": pl.Float64, "f1": pl.Float64,
-                             "em": pl.Float64, "rule_correct": pl.Boolean, "answer_span": pl.String})
+# mypy joins dtype classes (pl.String) and instances (pl.List(...)) to object.
+DECISION_SCHEMA = pl.Schema({  # type: ignore[arg-type]
+    "id": pl.String, "keep": pl.Boolean, "reasons": pl.List(pl.String), "stage_dropped": pl.String,
+    "vote_share": pl.Float64, "f1": pl.Float64, "em": pl.Float64, "rule_correct": pl.Boolean, "answer_span": pl.String,
+})
 
 
 def _validity(t: Trajectory, rules: RuleSettings) -> list[str]:
@@ -107,7 +118,8 @@ def run_filters(trajs: Sequence[Trajectory], settings: FilterSettings | None = N
     matches = benchmark_matches(trajs, benchmark) if benchmark is not None and "contamination" in s.stages else {}
     clean = [t for t in trajs if t.question not in matches]
     verdicts = (judge(clean) if callable(judge) else judge) or {}
-    per_record = {"validity": _validity, "repetition": check_repetition, "bounds": check_bounds}
+    per_record: dict[str, Callable[[Trajectory, RuleSettings], list[str]]] = {
+        "validity": _validity, "repetition": check_repetition, "bounds": check_bounds}
     reasons: list[dict[str, list[str]]] = []
     scores: list[Correctness | None] = []
     for t in trajs:

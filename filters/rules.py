@@ -19,15 +19,29 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz
 
-from crawl.drop_reasons import (ANSWER_NOT_MATCHED, BAD_TAGS, EMPTY_ANSWER, INVALID_ACTION, JUDGE_REJECTED,
-                                NOT_FINISHED, REDUNDANT_THOUGHT, REPEATED_NGRAM, REPEATED_TOOL_CALL, SELF_OBSERVATION,
-                                SYSTEM_PROMPT_LEAK, TOO_FEW_TOOL_CALLS, TOO_MANY_STEPS, TOO_MANY_TOKENS,
-                                TOO_MANY_TOOL_CALLS, TOOL_FAILURES)
-
+from crawl.drop_reasons import (
+    ANSWER_NOT_MATCHED,
+    BAD_TAGS,
+    EMPTY_ANSWER,
+    INVALID_ACTION,
+    JUDGE_REJECTED,
+    NOT_FINISHED,
+    REDUNDANT_THOUGHT,
+    REPEATED_NGRAM,
+    REPEATED_TOOL_CALL,
+    SELF_OBSERVATION,
+    SYSTEM_PROMPT_LEAK,
+    TOO_FEW_TOOL_CALLS,
+    TOO_MANY_STEPS,
+    TOO_MANY_TOKENS,
+    TOO_MANY_TOOL_CALLS,
+    TOOL_FAILURES,
+)
 from distill.agent.protocol import TOOL_RESPONSE_OPEN
 from distill.agent.tools import BAD_ARGUMENTS, FAILED_OUTCOMES, OK
 from distill.agent.trajectory import Trajectory
@@ -246,7 +260,7 @@ def check_repetition(traj: Trajectory, settings: RuleSettings | None = None) -> 
     if calls and max(calls.values()) > s.max_same_call:
         reasons.append(REPEATED_TOOL_CALL)
     thoughts = [" ".join(st.think.split()) for st in traj.steps]
-    for a, b in zip(thoughts, thoughts[1:]):
+    for a, b in pairwise(thoughts):
         if min(len(a), len(b)) >= s.min_thought_chars and fuzz.ratio(a, b) >= s.thought_similarity:
             reasons.append(REDUNDANT_THOUGHT)
             break

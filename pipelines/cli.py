@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import click
 
@@ -40,8 +40,8 @@ def replay(warc_files: tuple[Path, ...], host: str, port: int, allow_public_bind
 def parse(warc_file: Path, no_text: bool) -> None:
     """Print one JSON object per response record: url, source, valid, title, text, fields, links."""
     from crawl.adapters import parse_response
-    from crawl.warc import iter_responses
     from crawl.decode import BodyLimitExceeded, BoundedDecoder
+    from crawl.warc import iter_responses
 
     out = sys.stdout
     for rec in iter_responses(warc_file):
@@ -83,8 +83,8 @@ def parse(warc_file: Path, no_text: bool) -> None:
 @click.option("--strategy", type=click.Choice(["bfs", "random_walk"]), default="bfs", show_default=True)
 @click.option("--delay", default=1.0, show_default=True, help="Seconds between requests to one host.")
 @click.option("--seed", default=0, show_default=True)
-def crawl(roots: tuple[str, ...], out_path: Path, mode: str, archives: tuple[str, ...], warc_out: Path | None,
-          max_depth: int, max_pages: int, strategy: str, delay: float, seed: int) -> None:
+def crawl(roots: tuple[str, ...], out_path: Path, mode: Literal["http", "replay", "archive"], archives: tuple[str, ...],
+          warc_out: Path | None, max_depth: int, max_pages: int, strategy: str, delay: float, seed: int) -> None:
     """Crawl ROOTS into a web_pages Parquet file (no Dagster needed)."""
     from crawl.corpus import pages_frame, write_pages
     from crawl.crawler import CrawlSettings
@@ -227,7 +227,8 @@ def _qa_lint_line(raw: bytes, lint_qa, known: set[str] | None, max_answer_words:
               show_default=True, help="openai: one {messages, tools} object per line with OpenAI tool calls.")
 @click.option("--style", type=click.Choice(["short", "long", "atomic"]), default=None,
               help="Style to record for imported WebDancer trajectories (default: the record's tag, else short).")
-def convert(src: Path, dst: Path, src_fmt: str, dst_fmt: str, style: str | None) -> None:
+def convert(src: Path, dst: Path, src_fmt: Literal["webdancer", "seekforge", "parquet"],
+            dst_fmt: Literal["webdancer", "seekforge", "openai", "parquet"], style: str | None) -> None:
     """Convert agent trajectories between formats (WebDancer text tags, seekforge records,
     OpenAI tool calls, Parquet), e.g. to bring existing WebDancer data into the filters."""
     import polars as pl

@@ -49,8 +49,14 @@ def filter_command(trajectory_file: Path, fmt: str, min_tool_calls: int, max_too
     from distill.agent.trajectory import Trajectory
     from filters.funnel import Funnel
     from filters.metrics import normalize_answer
-    from filters.rules import (RuleSettings, check_bounds, check_correctness, check_repetition,
-                               check_tool_failures, check_validity)
+    from filters.rules import (
+        RuleSettings,
+        check_bounds,
+        check_correctness,
+        check_repetition,
+        check_tool_failures,
+        check_validity,
+    )
     from pipelines.verdicts import Verdict, stream_verdicts
 
     rules = RuleSettings(min_tool_calls=min_tool_calls, max_tool_calls=max_tool_calls,

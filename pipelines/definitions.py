@@ -10,8 +10,16 @@ from assets.datasets import rl_dataset, scored_trajectories, sft_dataset
 from assets.qa import crawlqa_pairs, e2hqa_pairs, qa_pool
 from assets.training import agent_eval, rl_model, sft_model
 from assets.trajectories import atomic_prompts, trajectories
-from pipelines.jobs import (agent_job, crawl_job, datasets_job, full_job, nightly_refresh_schedule, qa_job, refresh_job,
-                           train_job)
+from pipelines.jobs import (
+    agent_job,
+    crawl_job,
+    datasets_job,
+    full_job,
+    nightly_refresh_schedule,
+    qa_job,
+    refresh_job,
+    train_job,
+)
 from pipelines.profiles import active_profile
 from pipelines.resources import resources_for
 

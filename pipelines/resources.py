@@ -13,12 +13,19 @@ import os
 
 import dagster as dg
 
-from assets.resources import (AgentToolsResource, BenchmarksResource, CrawlerResource, LLMResource, ModelsResource,
-                              ProductionBenchmarksResource, ProductionLLMResource, ProductionModelsResource,
-                              StorageResource)
+from assets.resources import (
+    AgentToolsResource,
+    BenchmarksResource,
+    CrawlerResource,
+    LLMResource,
+    ModelsResource,
+    ProductionBenchmarksResource,
+    ProductionLLMResource,
+    ProductionModelsResource,
+    StorageResource,
+)
 from assets.settings_fields import with_defaults
 from pipelines.profiles import active_profile
-
 
 # The embedded profile's values, as class defaults: a run config that sets one field of these
 # resources keeps the others (Dagster fills omitted fields from class defaults, not instances).

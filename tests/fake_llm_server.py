@@ -61,8 +61,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Any
 
 from crawl.loop_thread import LoopThread
 
@@ -161,8 +161,8 @@ class Raw:
     close: bool = True
 
 
-Behaviour = Union[Reply, Status, Hang, Delay, Drop, TruncatedJson, MalformedJson, EmptyChoices, Raw]
-BehaviourSource = Union[Behaviour, Callable[[RecordedRequest], Behaviour]]
+Behaviour = Reply | Status | Hang | Delay | Drop | TruncatedJson | MalformedJson | EmptyChoices | Raw
+BehaviourSource = Behaviour | Callable[[RecordedRequest], Behaviour]
 
 
 def reply(text: str, finish_reason: str = "stop", usage: tuple[int, int] | None = None,

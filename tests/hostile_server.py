@@ -239,7 +239,7 @@ def good_page_html(n: int, *, title: str | None = None, link_hostile: bool = Tru
         "  <footer>\n    <ul>\n"
         f"{hostile_html}\n    </ul>\n  </footer>\n"
         "</body>\n</html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 # Invalid UTF-8 (a stray 0xFF 0xFE, a truncated two-byte sequence, a lone continuation
@@ -828,7 +828,7 @@ class HostileServer:
             rec.bytes_sent += 1
             try:
                 await asyncio.wait_for(self._shutdown.wait(), self.trickle_interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return False
 

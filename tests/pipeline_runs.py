@@ -24,9 +24,17 @@ import polars as pl
 import yaml
 
 from distill.llm.roles import ROLES
+from fake_llm_server import (
+    Behaviour,
+    RecordedRequest,
+    drop,
+    empty_choices,
+    hang,
+    malformed_json,
+    status,
+    truncated_json,
+)
 from pipelines.resources import resources_for
-from fake_llm_server import (Behaviour, RecordedRequest, drop, empty_choices, hang, malformed_json, status,
-                             truncated_json)
 from scripted_teacher import reliable_teacher
 
 REPO = Path(__file__).resolve().parent.parent
@@ -125,7 +133,7 @@ def funnel_problems(data: Path) -> list[str]:
     funnel says the same numbers."""
     problems: list[str] = []
     funnel = pl.read_parquet(data / "filters" / "funnel.parquet")
-    stage = {s: (d["n_in"][0], dict(zip(d["reason"].to_list(), d["count"].to_list())))
+    stage = {s: (d["n_in"][0], dict(zip(d["reason"].to_list(), d["count"].to_list(), strict=True)))
              for (s,), d in funnel.group_by("stage", maintain_order=True)}
 
     def expect(what: str, got: int, want: int) -> None:

@@ -14,7 +14,6 @@ import re
 from urllib.parse import unquote
 
 import pytest
-from webdata import archive
 
 from crawl.adapters import parse_arxiv_atom_entries, parse_response, source_of
 from crawl.adapters.arxiv_atom import AtomParseError
@@ -22,6 +21,7 @@ from crawl.adapters.github_html import parse_count
 from crawl.adapters.github_links import classify_github_url
 from crawl.adapters.wikipedia_html import classify_wikipedia_link, namespace_of
 from crawl.page import LinkKind, ParsedPage
+from webdata import archive
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 JSON = {"Content-Type": "application/json; charset=utf-8"}

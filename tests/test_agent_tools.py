@@ -26,12 +26,18 @@ from crawl.fetcher import Fetcher, FetchSettings
 from crawl.search_index import SearchIndex
 from crawl.session import SourceSettings
 from distill.agent.search import (
-    QUERY_SEPARATOR, Hit, LocalIndexBackend, SearchTool, SearxngBackend, SerperBackend, build_search_backend,
+    QUERY_SEPARATOR,
+    Hit,
+    LocalIndexBackend,
+    SearchTool,
+    SearxngBackend,
+    SerperBackend,
+    build_search_backend,
     format_results,
 )
-from distill.agent.visit import render_observation as visit_observation
 from distill.agent.tools import ToolArgumentError, ToolCache
 from distill.agent.visit import FENCE_CLOSE, FENCE_OPEN, PageReader, VisitTool, format_page
+from distill.agent.visit import render_observation as visit_observation
 from distill.llm.cache import RequestCache
 from distill.llm.client import LLMClient
 from distill.llm.roles import MissingCredential, RoleConfig

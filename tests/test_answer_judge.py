@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fake_llm_server import FakeLLMServer, reply, status
-from scripted_teacher import reliable_teacher
-
 from distill.answer_judge import JudgeItem, judge_answers
 from distill.llm.cache import RequestCache
 from distill.llm.client import LLMClient
 from distill.llm.roles import RoleConfig
+from fake_llm_server import FakeLLMServer, reply, status
+from scripted_teacher import reliable_teacher
 
 
 def _judge(fake_llm: FakeLLMServer, tmp_path: Path, items: list[JudgeItem]):  # type: ignore[no-untyped-def]

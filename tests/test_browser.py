@@ -260,7 +260,7 @@ class _Site(BaseHTTPRequestHandler):
 
     hits: list[tuple[str, str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).hits.append((self.path, self.headers.get("user-agent", "")))
         routes: dict[str, tuple[int, str, bytes]] = {
             "/article": (200, "text/html; charset=utf-8", RAW_PAGE_SERVER),

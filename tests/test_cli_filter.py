@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from trajectory_factory import answer, call, good, traj
-from webdata import shared_path
 
 from pipelines.cli import main
+from trajectory_factory import answer, call, good, traj
+from webdata import shared_path
 
 
 def _run(*args: str) -> tuple[list[dict], dict]:  # type: ignore[type-arg]

@@ -40,7 +40,7 @@ def site() -> Iterator[tuple[Site, str]]:
     state = Site()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             if self.path not in state.version:
                 self.send_response(404)

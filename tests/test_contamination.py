@@ -20,9 +20,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from webdata import shared_path
 
 from filters.contamination import MIN_NEAR_TOKENS, BenchmarkFileError, BenchmarkIndex, Match, load_questions
+from webdata import shared_path
 
 SEEKFORGE = str(Path(sys.executable).parent / "seekforge")
 

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from trajectory_factory import answer, call, traj
-from webdata import shared_path
 
 from distill.agent.formats import from_webdancer
 from distill.agent.trajectory import Trajectory
@@ -35,6 +33,8 @@ from filters.metrics import answer_tokens, cover_em
 from filters.pipeline import run_filters
 from filters.rules import ANSWER_NOT_MATCHED, check_correctness
 from pipelines.cli import main
+from trajectory_factory import answer, call, traj
+from webdata import shared_path
 
 HAND_CHECKED_RIGHT = [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
 HAND_CHECKED_WRONG = [9]

@@ -19,8 +19,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.checks import (ASSET_CHECKS, DISJOINT_FROM_SFT, EVERY_ROLLOUT_ACCOUNTED_FOR, NO_BENCHMARK_OVERLAP,
-                           NO_BENCHMARK_QUESTION_KEPT, RL_TRAIN, SCORED, SFT_CONVERSATIONAL)
+from assets.checks import (
+    ASSET_CHECKS,
+    DISJOINT_FROM_SFT,
+    EVERY_ROLLOUT_ACCOUNTED_FOR,
+    NO_BENCHMARK_OVERLAP,
+    NO_BENCHMARK_QUESTION_KEPT,
+    RL_TRAIN,
+    SCORED,
+    SFT_CONVERSATIONAL,
+)
 from assets.resources import BenchmarksResource, StorageResource
 
 BENCHMARK_QUESTION = "Which nineteenth-century engineer designed the first iron bridge over the river Velde at Orsund?"

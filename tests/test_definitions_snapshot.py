@@ -17,10 +17,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from webdata import in_ci
 
 from pipelines.definitions import build_definitions, defs
 from pipelines.profiles import active_profile
+from webdata import in_ci
 
 SNAPSHOT = Path(__file__).resolve().parent / "snapshots" / "definitions.txt"
 UPDATE_ENV = "SEEKFORGE_UPDATE_SNAPSHOTS"

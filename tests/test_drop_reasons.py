@@ -199,13 +199,13 @@ def _reason_positions(tree: ast.Module) -> Iterator[tuple[ast.AST, str]]:
                 elif func.attr == "insert" and len(node.args) == 2:
                     yield node.args[1], f"{func.value.id}.insert"
         elif isinstance(node, ast.Dict):
-            for k, v in zip(node.keys, node.values):
+            for k, v in zip(node.keys, node.values, strict=True):
                 if k is not None and _is_str(k) and k.value in REASON_FIELDS:  # type: ignore[attr-defined]
                     yield v, f"{{{k.value!r}: ...}}"  # type: ignore[attr-defined]
         elif isinstance(node, (ast.Assign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
-                pairs = (zip(target.elts, node.value.elts) if isinstance(target, ast.Tuple) and
+                pairs = (zip(target.elts, node.value.elts, strict=False) if isinstance(target, ast.Tuple) and
                          isinstance(node.value, ast.Tuple) else [(target, node.value)])
                 for t, v in pairs:
                     if isinstance(t, ast.Attribute) and t.attr in REASON_FIELDS:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from fake_llm_server import reply
 
 from distill.agent.tools import ToolArgumentError, ToolResult
 from distill.agent.trajectory import AtomicUnit
 from distill.llm.client import LLMClient
 from distill.llm.roles import RoleConfig
+from fake_llm_server import reply
 from train.env_bridge import BackgroundLoop, thought_scorer, tool_caller
 
 

@@ -26,8 +26,7 @@ import pytest
 
 from fake_llm_server import FakeLLMServer, RecordedRequest, Reply
 from fault_web import FaultyReplayServer
-from pipeline_runs import (FaultyTeacher, body_key, funnel_problems, pipeline_env, run_job, snapshot, tail,
-                           write_config)
+from pipeline_runs import FaultyTeacher, body_key, funnel_problems, pipeline_env, run_job, snapshot, tail, write_config
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -55,7 +54,8 @@ def test_transient_faults_lose_nothing(baseline, tmp_path: Path) -> None:
     """Every fault kind, on a third of the LLM requests and on four crawled pages, then
     success: the datasets are exactly those of the fault-free run."""
     teacher = FaultyTeacher(transient=True, every=3)
-    web_faults = dict(zip(_page_keys(baseline.data, 4), ("503_once", "429_once", "reset_once", "truncated_once")))
+    web_faults = dict(zip(_page_keys(baseline.data, 4), ("503_once", "429_once", "reset_once", "truncated_once"),
+                          strict=False))
     with FaultyReplayServer(web_faults) as web:
         proc, requests = _run(tmp_path, teacher, web)
         hits = {k: web.hits(k) for k in web_faults}
@@ -91,7 +91,7 @@ def test_persistent_faults_are_counted_then_recovered(baseline, tmp_path: Path) 
     still adds up. A healthy re-run then gives the fault-free datasets, and asks the
     endpoint only for what had failed."""
     teacher = FaultyTeacher(persistent=_persistent)
-    dead_pages = dict(zip(_page_keys(baseline.data, 2, offset=4), ("always_500", "garbage_always")))
+    dead_pages = dict(zip(_page_keys(baseline.data, 2, offset=4), ("always_500", "garbage_always"), strict=False))
     with FaultyReplayServer(dead_pages) as web:
         proc, _ = _run(tmp_path, teacher, web)
     assert proc.returncode == 0, tail(proc)

@@ -18,6 +18,7 @@ import resource
 import socket
 import time
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -387,7 +388,7 @@ def test_per_host_delay_spaces_request_starts(hostile_server: HostileServer) -> 
     results = asyncio.run(_fetch_all(urls, settings(per_host_delay_s=0.2), LOOPBACK))
     assert all(r.ok for r in results), [_why(r) for r in results if not r.ok]
     starts = hostile_server.request_starts("/ok/")
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in pairwise(starts)]
     assert len(starts) == 5
     # The fetcher spaces the moments it *sends*; the server stamps arrival, so each gap
     # carries client-side jitter (a new connection, a busy loop). Allow a little per

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from trajectory_factory import answer, call, good, traj
-
 from filters.rules import (
     ANSWER_NOT_MATCHED,
     JUDGE_REJECTED,
@@ -15,6 +13,7 @@ from filters.rules import (
     max_ngram_count,
     tag_problem,
 )
+from trajectory_factory import answer, call, good, traj
 
 TEN = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
 

@@ -13,6 +13,7 @@ import struct
 import time
 import zlib
 from email.utils import parsedate_to_datetime
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -269,7 +270,7 @@ def test_in_flight_tracking(hostile_server: HostileServer) -> None:
             assert c.get(hostile_server.url(hs.slow_path(i, 0.3))).status_code == 200
     assert hostile_server.max_in_flight("/slow/") == 1
     starts = hostile_server.request_starts("/slow/")
-    assert len(starts) == 3 and all(b - a >= 0.29 for a, b in zip(starts, starts[1:]))
+    assert len(starts) == 3 and all(b - a >= 0.29 for a, b in pairwise(starts))
 
 
 @pytest.mark.timeout(10)

@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from distill.llm.cache import RequestCache
+from distill.llm.client import ChatResult, LLMClient
+from distill.llm.roles import RoleConfig
 from fake_llm_server import (
     FakeLLMServer,
     drop,
@@ -32,10 +36,6 @@ from fake_llm_server import (
     status,
     truncated_json,
 )
-
-from distill.llm.cache import RequestCache
-from distill.llm.client import ChatResult, LLMClient
-from distill.llm.roles import RoleConfig
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from webdata import shared_path
 
 from filters.metrics import best_em, best_f1, em, f1, normalize_deepresearcher, score_official
+from webdata import shared_path
 
 SEEKFORGE = str(Path(sys.executable).parent / "seekforge")
 

@@ -14,6 +14,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -446,7 +447,7 @@ def test_chains_are_walkable(archive: dict[str, Rec], texts: dict[str, str], gra
                 assert u in archive and archive[u].status == 200, f"{c.key}: {u} is not an archived page"
                 on_path.append(texts[u])
         assert any(c.answer in t for t in on_path), f"{c.key}: answer {c.answer!r} appears on no page of its path"
-        for (prev, _), (cur, by_search) in zip(c.steps, c.steps[1:]):
+        for (prev, _), (cur, by_search) in pairwise(c.steps):
             if not by_search:
                 assert cur[0] in graph[prev[0]], f"{c.key}: {prev[0]} does not link {cur[0]}"
         assert c.answer.lower() not in c.question.lower(), f"{c.key}: the question gives the answer away"

@@ -20,8 +20,16 @@ import dagster as dg
 import pytest
 import yaml
 
-from assets.resources import (BenchmarksResource, EmbeddedFallbackRefused, LLMResource, ProductionBenchmarksResource,
-                              ProductionEndpoints, ProductionLLMResource, ProductionModelsResource, StorageResource)
+from assets.resources import (
+    BenchmarksResource,
+    EmbeddedFallbackRefused,
+    LLMResource,
+    ProductionBenchmarksResource,
+    ProductionEndpoints,
+    ProductionLLMResource,
+    ProductionModelsResource,
+    StorageResource,
+)
 from distill.llm.roles import ROLES
 from pipelines.definitions import build_definitions
 from pipelines.profiles import load_run_config, refresh_run_config

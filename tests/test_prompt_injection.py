@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fake_llm_server import RecordedRequest, reply
 
 from crawl.fetcher import FetchSettings
 from crawl.session import SourceSettings
@@ -21,6 +20,7 @@ from distill.agent.styles import short_style
 from distill.agent.visit import FENCE_CLOSE, FENCE_OPEN, PageReader, VisitTool
 from distill.llm.client import LLMClient
 from distill.llm.roles import ROLES, RoleConfig
+from fake_llm_server import RecordedRequest, reply
 from filters.pipeline import FilterSettings, run_filters
 from filters.rules import RuleSettings, check_leak
 
@@ -36,7 +36,7 @@ PAGE = ("<html><head><title>Velmora Institute</title></head><body><main><h1>Velm
 @pytest.fixture
 def injection_site() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path != "/velmora":
                 self.send_response(404)
                 self.end_headers()

@@ -9,9 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from webdata import shared_path
 
 from distill.qa_rules import REASONS, answer_kind, is_grounded, lint_qa, normalize_answer
+from webdata import shared_path
 
 SEEKFORGE = str(Path(sys.executable).parent / "seekforge")
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import polars as pl
@@ -59,7 +60,7 @@ def test_chains_follow_links_between_valid_pages(corpus: pl.DataFrame) -> None:
     assert len(chains) == 20 and len({c.id for c in chains}) == 20
     assert {c.hops for c in chains} == {1, 2, 3}
     for c in chains:
-        for a, b in zip(c.urls, c.urls[1:]):
+        for a, b in pairwise(c.urls):
             assert b in graph[a]
     again = sample_chains(docs, graph, n=20, hop_weights={1: 1, 2: 1, 3: 1}, seed=3)
     assert [c.id for c in again] == [c.id for c in chains]

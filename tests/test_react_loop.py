@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_llm_server import FakeLLMServer, reply, status
 
 from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
 from distill.agent.styles import atomic_style, long_style, short_style
@@ -21,6 +20,7 @@ from distill.agent.tools import ToolArgumentError, ToolResult
 from distill.llm.cache import RequestCache
 from distill.llm.client import LLMClient
 from distill.llm.roles import ROLES, RoleConfig
+from fake_llm_server import FakeLLMServer, reply, status
 
 ITEM = QAItem(id="q1", question="Which river flows through Arvenport?", answer="Varn", aliases=["River Varn"])
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from webdata import shared_path
 
 from distill.agent.formats import read_jsonl
 from distill.agent.trajectory import Trajectory
 from train.dataset_card import CardInfo, render_card
 from train.rl_data import RL_LAYOUT, rl_records, save_rl_dataset
+from webdata import shared_path
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from webdata import shared_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported anywhere below
 
-from distill.agent.formats import question_id, read_jsonl, step_from_turn  # noqa: E402
-from distill.agent.protocol import corrective_message, parse_turn  # noqa: E402
-from distill.agent.styles import SystemPrompt, render_system, user_message  # noqa: E402
-from distill.agent.trajectory import Trajectory  # noqa: E402
-from train import base_model as bm  # noqa: E402
-from train.dataset_card import CardInfo, render_card  # noqa: E402
-from train.sft_data import (  # noqa: E402
+from distill.agent.formats import question_id, read_jsonl, step_from_turn
+from distill.agent.protocol import corrective_message, parse_turn
+from distill.agent.styles import SystemPrompt, render_system, user_message
+from distill.agent.trajectory import Trajectory
+from train import base_model as bm
+from train.dataset_card import CardInfo, render_card
+from train.sft_data import (
     IGNORE_INDEX,
     SFT_LAYOUT,
     mask_report,

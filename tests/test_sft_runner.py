@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_sft_data import COMPACT_SYSTEM, crafted_trajectory
 
+from test_sft_data import COMPACT_SYSTEM, crafted_trajectory
 from train import base_model as bm
 from train.sft_data import save_sft_dataset, sft_records, tokenize_sft
 from train.sft_runner import SFTSettings, run_sft

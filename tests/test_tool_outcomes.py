@@ -18,19 +18,32 @@ from typing import Any
 import httpx
 import polars as pl
 import pytest
-from fake_llm_server import FakeLLMServer, reply
 
 from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
 from distill.agent.search import SearchBackendError, SearchTool, SearxngBackend, SerperBackend
 from distill.agent.styles import short_style
-from distill.agent.tools import (BACKEND_ERROR, BAD_ARGUMENTS, EMPTY_RESULT, FAILED_OUTCOMES, FETCH_FAILED, OK,
-                                 SUMMARY_FAILED, TIMEOUT, TOOL_ERROR, TOOL_OUTCOMES, ToolArgumentError, ToolCache,
-                                 ToolResult, call_outcome)
+from distill.agent.tools import (
+    BACKEND_ERROR,
+    BAD_ARGUMENTS,
+    EMPTY_RESULT,
+    FAILED_OUTCOMES,
+    FETCH_FAILED,
+    OK,
+    SUMMARY_FAILED,
+    TIMEOUT,
+    TOOL_ERROR,
+    TOOL_OUTCOMES,
+    ToolArgumentError,
+    ToolCache,
+    ToolResult,
+    call_outcome,
+)
 from distill.agent.trajectory import Step, Trajectory, read_trajectories, trajectories_frame
 from distill.agent.visit import PageText, VisitTool
 from distill.llm.cache import RequestCache
 from distill.llm.client import LLMClient
 from distill.llm.roles import ROLES, RoleConfig
+from fake_llm_server import FakeLLMServer, reply
 from filters.pipeline import FilterSettings, run_filters
 from filters.rules import RuleSettings, check_tool_failures
 

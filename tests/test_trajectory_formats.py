@@ -20,7 +20,6 @@ from distill.agent.protocol import corrective_message, parse_turn, render_turn
 from distill.agent.trajectory import Step, Trajectory, read_trajectories, trajectories_frame
 from webdata import shared_path
 
-
 TOOLS = [
     {"name": "search", "description": "Web search.", "parameters": {
         "type": "object", "properties": {"query": {"type": "array", "items": {"type": "string"}}},
@@ -280,3 +279,13 @@ def test_atomic_units_are_parsed_on_import() -> None:
     assert [(u.tag, u.text) for u in t.steps[0].units] == [("PLAN", "search first")]
     assert t.steps[1].units == []
     assert json.dumps(to_webdancer(t)) == json.dumps(rec)
+
+
+def test_an_overlong_integer_in_a_tool_call_is_bad_json_not_a_crash() -> None:
+    """json.loads raises a plain ValueError (not a JSONDecodeError, which has .msg/.pos) for an
+    integer literal over Python's 4300-digit limit: a malformed call like any other."""
+    names = frozenset(t["name"] for t in TOOLS)
+    content = render_turn("Big.", tool_call='{"name": "search", "arguments": {"query": [' + "9" * 5000 + "]}}")
+    turn = parse_turn(content, names)
+    assert turn.invalid_reason == "bad_json"
+    assert "not valid JSON (Exceeds the limit" in corrective_message(turn, names)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from webdata import archive
 
 from crawl.adapters import parse_response
 from crawl.validity import MIN_TEXT_CHARS, RULES, check_validity, is_structured_kind, text_chars
+from webdata import archive
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 

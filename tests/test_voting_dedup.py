@@ -7,7 +7,6 @@ import random
 import datasketch
 import numpy as np
 import pytest
-from trajectory_factory import answer, call, good, traj
 
 from distill.minhash import signatures, word_shingle_hashes
 from filters.dedup import DedupSettings, near_duplicates
@@ -15,6 +14,7 @@ from filters.funnel import Funnel
 from filters.funnel_chart import funnel_png, png_markdown
 from filters.pipeline import FilterSettings, run_filters
 from filters.voting import VoteSettings, majority_vote
+from trajectory_factory import answer, call, good, traj
 
 
 def test_majority_agrees_with_reference() -> None:

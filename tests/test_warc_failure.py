@@ -13,9 +13,9 @@ import pytest
 from crawl.warc import WarcWriter
 from distill.llm.roles import ROLES
 from fake_llm_server import FakeLLMServer
-from scripted_teacher import reliable_teacher
 from pipelines.definitions import build_definitions
 from pipelines.profiles import refresh_run_config
+from scripted_teacher import reliable_teacher
 
 
 def _disk_full(self: WarcWriter, url: str, **_: object) -> None:

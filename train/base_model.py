@@ -94,7 +94,7 @@ def _convert(gguf: Path, out_dir: Path) -> dict[str, Any]:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The loaded model still says it is GGUF-quantized; saved like that it would not reload
     # as a plain float32 checkpoint. The weights themselves are already dequantized.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # torch types undeclared Module attributes as Tensor | Module
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(out_dir)

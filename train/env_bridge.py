@@ -42,7 +42,7 @@ class BackgroundLoop(LoopThread):
             self.stop()
 
 
-def tool_caller(bg: BackgroundLoop, tools: Mapping[str, Tool]):  # type: ignore[no-untyped-def]
+def tool_caller(bg: BackgroundLoop, tools: Mapping[str, Tool]):
     """A ``(name, arguments) -> observation`` function; bad arguments become the same
     corrective sentence the ReAct loop gives."""
 
@@ -55,7 +55,7 @@ def tool_caller(bg: BackgroundLoop, tools: Mapping[str, Tool]):  # type: ignore[
     return call
 
 
-def thought_scorer(bg: BackgroundLoop, client: Any, role: str = "rrm"):  # type: ignore[no-untyped-def]
+def thought_scorer(bg: BackgroundLoop, client: Any, role: str = "rrm"):
     """The RRM as a batch function: every rollout of a reward batch graded concurrently (the
     client bounds how many requests are in flight). Never raises: a failed call grades nothing."""
     from distill.rrm import score_thoughts

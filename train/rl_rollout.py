@@ -158,7 +158,7 @@ class EpisodeRunner:
                 ep.tool_calls += 1
                 try:
                     observation = self.tool(turn.name, dict(turn.arguments or {}))
-                except Exception as exc:  # the environment failing is an observation, not a lost rollout
+                except Exception as exc:  # noqa: BLE001 - the environment failing is an observation, not a lost rollout
                     log.warning("tool %s failed in an RL rollout: %s", turn.name, exc)
                     observation = f"The {turn.name} tool failed: {type(exc).__name__}."
                 observation, _ = truncate_observation(observation, cfg.max_observation_chars)

@@ -30,10 +30,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from filters.metrics import Metric
-from train.rewards import (ALPHA0, REWARD_F1, WEBDANCER_CORRECT_F1, Aggregation, ThoughtScorer, atom_searcher_reward,
-                           webdancer_reward)
-from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
 from train.report import TrainReport, log_history, run_fields
+from train.rewards import (
+    ALPHA0,
+    REWARD_F1,
+    WEBDANCER_CORRECT_F1,
+    Aggregation,
+    ThoughtScorer,
+    atom_searcher_reward,
+    webdancer_reward,
+)
+from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
 from train.sft_runner import device_and_dtype, progress_callback
 
 log = logging.getLogger(__name__)
@@ -143,7 +150,7 @@ class RolloutReward:
         return rewards
 
 
-def _trainer_class() -> type:
+def _trainer_class() -> type[Any]:
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
@@ -155,10 +162,11 @@ def _trainer_class() -> type:
 
         def _generate_and_score_completions(self, inputs: Any) -> Any:
             output = super()._generate_and_score_completions(inputs)
-            if not (self.mask_zero_variance and self.model.training):
+            if not (self.mask_zero_variance and self.model is not None and self.model.training):
                 return output
             adv = output["advantages"]
             n = self.num_generations
+            assert n is not None  # GRPOTrainer sets it from GRPOConfig.num_generations
             if adv.numel() % n:
                 return output  # groups split across processes: leave the batch as TRL built it
             flat = adv.view(-1, n).abs().amax(dim=1) == 0

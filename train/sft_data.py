@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from crawl.drop_reasons import NO_TRAINED_TOKENS, TOO_LONG
 from distill.agent.formats import observation_text, to_openai
@@ -34,7 +34,7 @@ from distill.agent.trajectory import Trajectory
 from train.staging import dataset_from_rows, save_dataset, staged_dir
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +178,11 @@ def tokenize_sft(records: Sequence[Mapping[str, Any]], tokenizer: PreTrainedToke
     _require_training_template(tokenizer)
     out = SFTTokenized()
     for rec in records:
-        enc = tokenizer.apply_chat_template(
+        # The return type depends on tokenize/return_dict; transformers annotates the union of all.
+        enc = cast("BatchEncoding", tokenizer.apply_chat_template(
             list(rec["messages"]), tools=list(rec.get("tools") or []) or None, tokenize=True, return_dict=True,
             return_assistant_tokens_mask=True,
-        )
+        ))
         input_ids = [int(i) for i in enc["input_ids"]]
         mask = list(enc["assistant_masks"])
         base = {k: rec.get(k) for k in ("id", "question_id")}
@@ -325,7 +326,7 @@ def mask_report(rows: Sequence[Mapping[str, Any]], tokenizer: PreTrainedTokenize
             problem(f"row {row.get('id')!r} has no record")
             continue
         tools = list(rec.get("tools") or []) or None
-        text = tokenizer.apply_chat_template(list(rec["messages"]), tools=tools, tokenize=False)
+        text = cast(str, tokenizer.apply_chat_template(list(rec["messages"]), tools=tools, tokenize=False))
         enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids, labels = list(row["input_ids"]), list(row["labels"])
         if list(enc["input_ids"]) != ids or len(labels) != len(ids):

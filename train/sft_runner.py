@@ -122,7 +122,7 @@ def run_sft(dataset_dir: str | Path, base_model: str | Path, out_dir: str | Path
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
-    trained = trainer.model
+    trained: Any = trainer.model  # a PeftModel with LoRA, else the PreTrainedModel
     if s.lora:
         trained = trained.merge_and_unload()
     ckpt = out_dir / "checkpoint"

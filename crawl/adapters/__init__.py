@@ -40,9 +40,9 @@ from crawl.adapters.common import decode_body, error_detail, mime_type, split_ur
 from crawl.adapters.generic import looks_binary, parse_generic_html, parse_generic_json, parse_plain_text
 from crawl.adapters.github_api import parse_github_api
 from crawl.adapters.github_html import parse_github_repo
+from crawl.adapters.github_links import RESERVED_TOP
 from crawl.adapters.github_listing import parse_github_repositories, parse_github_topic
 from crawl.adapters.github_profile import parse_github_profile
-from crawl.adapters.github_links import RESERVED_TOP
 from crawl.adapters.wikipedia_api import parse_wikipedia_api
 from crawl.adapters.wikipedia_html import parse_wikipedia_html
 from crawl.adapters.wikipedia_listing import listing_namespace, parse_wikipedia_listing

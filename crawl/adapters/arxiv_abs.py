@@ -69,11 +69,8 @@ def classify_arxiv_link(url: str, own_id: str, in_main: bool) -> LinkKind:
 
 
 def _meta_all(soup: BeautifulSoup, name: str) -> list[str]:
-    return [
-        collapse(m.get("content"))
-        for m in soup.find_all("meta", attrs={"name": name})
-        if isinstance(m.get("content"), str) and m.get("content").strip()
-    ]
+    contents = (m.get("content") for m in soup.find_all("meta", attrs={"name": name}))
+    return [collapse(c) for c in contents if isinstance(c, str) and c.strip()]
 
 
 def _strip_descriptor(tag: Tag) -> str:

@@ -105,8 +105,9 @@ def parse_arxiv_listing(url: str, status: int, html: str) -> ParsedPage:
     items = _list_items(main, url) if main is not None else []
     parts = split_url(url)
     m = _LIST_PATH.match(unquote(parts.path)) if parts else None
-    h1 = collapse(main.find("h1").get_text()) if main is not None and isinstance(main.find("h1"), Tag) else ""
-    h2 = collapse(main.find("h2").get_text()) if main is not None and isinstance(main.find("h2"), Tag) else ""
+    h1_el, h2_el = (main.find("h1"), main.find("h2")) if main is not None else (None, None)
+    h1 = collapse(h1_el.get_text()) if isinstance(h1_el, Tag) else ""
+    h2 = collapse(h2_el.get_text()) if isinstance(h2_el, Tag) else ""
     title = ": ".join(x for x in (h1, h2) if x) or collapse(soup.title.get_text() if soup.title else "")
     paging = main.find(class_="paging") if main is not None else None
     total = _TOTAL.search(collapse(paging.get_text())) if isinstance(paging, Tag) else None

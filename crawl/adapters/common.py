@@ -68,7 +68,7 @@ def header(headers: Mapping[str, str] | None, name: str) -> str:
             return value
         pairs = headers.items()
     else:
-        pairs = headers  # type: ignore[assignment]
+        pairs = headers
     for pair in pairs:
         try:
             k, v = pair

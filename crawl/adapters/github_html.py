@@ -59,7 +59,8 @@ def _counter(soup: BeautifulSoup, counter_id: str, href_suffix: str) -> int | No
 
 
 def _language(soup: BeautifulSoup) -> str:
-    el = soup.find(attrs={"itemprop": "programmingLanguage"})
+    # bs4's stubs have no overload for find(attrs=...) without a name.
+    el = soup.find(attrs={"itemprop": "programmingLanguage"})  # type: ignore[call-overload]
     if isinstance(el, Tag):
         return collapse(el.get_text())
     for h2 in soup.find_all("h2"):

@@ -69,7 +69,8 @@ def _stars(card: Tag) -> int | None:
             n = parse_count(value if isinstance(value, str) else None)
             if n is not None:
                 return n
-    for el in card.find_all(attrs={"aria-label": _STARRED}):
+    # bs4's stubs have no overload for find(attrs=...) without a name.
+    for el in card.find_all(attrs={"aria-label": _STARRED}):  # type: ignore[call-overload]
         m = _STARRED.search(str(el.get("aria-label")))
         if m:
             return int(m.group(1).replace(",", ""))
@@ -82,7 +83,8 @@ def _stars(card: Tag) -> int | None:
 
 
 def _description(card: Tag, heading: Tag) -> str:
-    el = card.find(attrs={"itemprop": "description"})
+    # bs4's stubs have no overload for find(attrs=...) without a name.
+    el = card.find(attrs={"itemprop": "description"})  # type: ignore[call-overload]
     if isinstance(el, Tag):
         return _text(el)
     for p in card.find_all("p"):
@@ -96,7 +98,8 @@ def _description(card: Tag, heading: Tag) -> str:
 
 def _card_item(card: Tag, heading: Tag, url: str) -> ListItem:
     full_name = "/".join(_segs(url))
-    lang = card.find(attrs={"itemprop": "programmingLanguage"})
+    # bs4's stubs have no overload for find(attrs=...) without a name.
+    lang = card.find(attrs={"itemprop": "programmingLanguage"})  # type: ignore[call-overload]
     updated = card.find("relative-time")
     extra: dict[str, Any] = {"full_name": full_name, "stars": _stars(card), "language": _text(lang),
                              "topics": [t for t in dict.fromkeys(_text(a) for a in card.select("a.topic-tag")) if t]}
@@ -162,9 +165,10 @@ def _embedded_items(soup: BeautifulSoup, page_url: str, default_owner: str) -> l
                     continue
                 lang = d.get("primaryLanguage")
                 stars = d.get("starsCount", d.get("stargazerCount"))
-                extra = {"full_name": f"{owner}/{d['name']}", "stars": stars if isinstance(stars, int) else None,
-                         "language": lang.get("name", "") if isinstance(lang, dict) else "",
-                         "topics": [t for t in d.get("allTopics") or d.get("topics") or [] if isinstance(t, str)]}
+                extra: dict[str, Any] = {
+                    "full_name": f"{owner}/{d['name']}", "stars": stars if isinstance(stars, int) else None,
+                    "language": lang.get("name", "") if isinstance(lang, dict) else "",
+                    "topics": [t for t in d.get("allTopics") or d.get("topics") or [] if isinstance(t, str)]}
                 desc = d.get("description")
                 items.append(ListItem(url, extra["full_name"], desc if isinstance(desc, str) else "", extra))
             if items:

@@ -38,7 +38,9 @@ def _repos(main: Tag, page_url: str) -> list[dict[str, object]]:
             continue
         item = a.find_parent(["li", "article"]) or a.parent
         desc_el = item.find("p", class_=lambda c: bool(c) and ("desc" in c or "color-fg-muted" in c)) if isinstance(item, Tag) else None
-        lang_el = item.find(attrs={"itemprop": "programmingLanguage"}) if isinstance(item, Tag) else None
+        # bs4's stubs have no overload for find(attrs=...) without a name.
+        lang_el = (item.find(attrs={"itemprop": "programmingLanguage"})  # type: ignore[call-overload]
+                   if isinstance(item, Tag) else None)
         stars = None
         if isinstance(item, Tag):
             for s in item.find_all("a", href=True):
@@ -64,7 +66,8 @@ def parse_github_profile(url: str, status: int, html: str) -> ParsedPage:
         h1 = main.find("h1")
         sib = h1.find_next_sibling("div") if isinstance(h1, Tag) else None
         bio = _text_of(sib)
-    location = _text_of(main.find(attrs={"itemprop": ["location", "homeLocation"]}))
+    # bs4's stubs have no overload for find(attrs=...) without a name.
+    location = _text_of(main.find(attrs={"itemprop": ["location", "homeLocation"]}))  # type: ignore[call-overload]
     followers = None
     for a in main.find_all("a", href=True):
         if str(a["href"]).endswith("tab=followers"):

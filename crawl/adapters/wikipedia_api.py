@@ -149,7 +149,8 @@ def parse_wikipedia_api(url: str, status: int, text: str) -> ParsedPage:
             fields=fields, valid=False, invalid_reason=API_ERROR, invalid_detail=code,
         )
 
-    query = data.get("query") if isinstance(data.get("query"), dict) else {}
+    raw_query = data.get("query")
+    query: dict[str, Any] = raw_query if isinstance(raw_query, dict) else {}
     blocks: list[str] = []
     page_dicts = _pages(query)
     out_pages: list[dict[str, Any]] = []
@@ -197,10 +198,10 @@ def parse_wikipedia_api(url: str, status: int, text: str) -> ParsedPage:
             if isinstance(e.get("snippet"), str):
                 e["snippet"] = collapse(_TAGS.sub("", e["snippet"]))
             cleaned.append(e)
-            title = e.get("title")
-            if isinstance(title, str):
-                links.add(_wiki_url(host, title), _title_kind(title, e.get("ns")), title)
-                lines.append(f"- {title}" + (f": {e['snippet']}" if e.get("snippet") else ""))
+            entry_title = e.get("title")
+            if isinstance(entry_title, str):
+                links.add(_wiki_url(host, entry_title), _title_kind(entry_title, e.get("ns")), entry_title)
+                lines.append(f"- {entry_title}" + (f": {e['snippet']}" if e.get("snippet") else ""))
         fields[module] = cleaned
         if lines:
             blocks.append(f"## {module}\n\n" + "\n".join(lines))

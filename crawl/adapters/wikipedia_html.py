@@ -401,7 +401,8 @@ def parse_wikipedia_soup(url: str, status: int, html: str, soup: BeautifulSoup) 
     content = _content_root(soup)
     scan = _scan(soup, content, url, page_host)
 
-    text, lead, sections, infobox = "", "", [], {}
+    text, lead, infobox = "", "", {}
+    sections: list[str] = []
     if content is not None:
         _replace_math(soup, scan.maths)
         for tag in scan.drops:

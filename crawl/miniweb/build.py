@@ -32,8 +32,7 @@ import yaml
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from . import ARCHIVE_PATH, SITE_DIR
-from . import _arxiv, _github, _special, _wikipedia
+from . import ARCHIVE_PATH, SITE_DIR, _arxiv, _github, _special, _wikipedia
 from ._links import canonical, content_links, is_content_url
 from ._markup import wiki_path
 
@@ -156,7 +155,7 @@ def collect(site_dir: Path = SITE_DIR) -> list[Resource]:
             raise ValueError(f"redirect {src!r} points to {dst!r}, which has no article")
         target = _wikipedia.HOST + wiki_path(dst)
         body = _special.redirect_page(target).encode("utf-8")
-        headers = (
+        headers: tuple[tuple[str, str], ...] = (
             ("Date", HTTP_DATE),
             ("Server", "mw-web.eqiad.main-6c9d8f7b5-k2p4x"),
             ("Content-Type", "text/html; charset=utf-8"),
@@ -334,11 +333,11 @@ def write_warc(resources: list[Resource], out: Path) -> None:
     buf = io.BytesIO()
     writer = WARCWriter(buf, gzip=True)
     info = (
-        "software: seekforge crawl.miniweb.build\r\n"
-        "format: WARC File Format 1.1\r\n"
-        "description: fictional mini-web (Wikipedia, arXiv and GitHub shaped pages) for offline crawls\r\n"
-        "isPartOf: seekforge-miniweb\r\n"
-    ).encode()
+        b"software: seekforge crawl.miniweb.build\r\n"
+        b"format: WARC File Format 1.1\r\n"
+        b"description: fictional mini-web (Wikipedia, arXiv and GitHub shaped pages) for offline crawls\r\n"
+        b"isPartOf: seekforge-miniweb\r\n"
+    )
     writer.write_record(
         writer.create_warc_record(
             "",

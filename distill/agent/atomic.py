@@ -27,9 +27,21 @@ from typing import Any
 import jinja2
 import yaml
 
-from crawl.drop_reasons import (BAD_TAG, BAD_UNIT, DUPLICATE_COMBINATION, DUPLICATE_TAG, EMPTY_DESCRIPTION, LLM_ERROR,
-                                MALFORMED_JSON, MISSING_UNITS, RESERVED_TAG, TOO_FEW_UNITS, TOO_MANY_UNITS,
-                                TRUNCATED_OUTPUT, check)
+from crawl.drop_reasons import (
+    BAD_TAG,
+    BAD_UNIT,
+    DUPLICATE_COMBINATION,
+    DUPLICATE_TAG,
+    EMPTY_DESCRIPTION,
+    LLM_ERROR,
+    MALFORMED_JSON,
+    MISSING_UNITS,
+    RESERVED_TAG,
+    TOO_FEW_UNITS,
+    TOO_MANY_UNITS,
+    TRUNCATED_OUTPUT,
+    check,
+)
 from distill.agent.trajectory import AtomicUnit
 from distill.jsonparse import extract_json_object
 from distill.llm.client import LLMClient
@@ -366,7 +378,7 @@ async def expand_prompts(
                                  json_schema=schema, max_tokens=max_tokens, temperature=temperature)
 
     results = await asyncio.gather(*(ask(s, k) for s, k in jobs))
-    for (s, k), result in zip(jobs, results):
+    for (s, k), result in zip(jobs, results, strict=True):
         if not result.ok:
             drop(LLM_ERROR, s.id, k, f"{result.error}: {result.detail}"[:200])
             continue

@@ -19,8 +19,14 @@ from typing import Any
 
 from distill.agent.answers import observed_answers
 from distill.agent.grammar import action_grammar
-from distill.agent.protocol import (TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn, render_turn,
-                                     truncate_observation)
+from distill.agent.protocol import (
+    TOOL_RESPONSE_OPEN,
+    Turn,
+    corrective_message,
+    parse_turn,
+    render_turn,
+    truncate_observation,
+)
 from distill.agent.styles import Style, SystemPrompt, user_message
 from distill.agent.tools import BAD_ARGUMENTS, TOOL_ERROR, Tool, ToolArgumentError
 from distill.agent.trajectory import Step, Trajectory

@@ -103,8 +103,9 @@ def parse_turn(text: str, tool_names: set[str] | frozenset[str], *, reasoning: s
     turn.tool_call = calls[0]
     try:
         obj = json.loads(turn.tool_call)
-    except ValueError as exc:
-        return _invalid(turn, "bad_json", f"the tool call is not valid JSON ({exc.msg} at char {exc.pos})")
+    except ValueError as exc:  # a JSONDecodeError, or an integer literal too long to convert
+        why = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return _invalid(turn, "bad_json", f"the tool call is not valid JSON ({why})")
     if not isinstance(obj, dict):
         return _invalid(turn, "not_an_object", 'the tool call must be a JSON object {"name": ..., "arguments": {...}}')
     name = obj.get("name")

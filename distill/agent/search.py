@@ -27,8 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from crawl.retrying import parse_retry_after, retry_after_or_backoff
 from crawl.search_index import SearchIndex
-from distill.agent.tools import (BACKEND_ERROR, EMPTY_RESULT, OK, TIMEOUT, ToolArgumentError, ToolCache,
-                                 ToolResult)
+from distill.agent.tools import BACKEND_ERROR, EMPTY_RESULT, OK, TIMEOUT, ToolArgumentError, ToolCache, ToolResult
 from distill.llm.roles import MissingCredential
 
 log = logging.getLogger(__name__)
@@ -394,7 +393,7 @@ class SearchTool:
         except SearchBackendError as exc:
             return _Answer(failed_search(query, str(exc)), TIMEOUT if exc.timeout else BACKEND_ERROR,
                            status=exc.status or 0, error=str(exc)[:300])
-        except Exception as exc:  # noqa: BLE001 - an engine's bug must not end the rollout
+        except Exception as exc:  # an engine's bug must not end the rollout
             log.exception("search backend %s crashed on %r", self.backend.name, query)
             why = f"{type(exc).__name__}: {exc}"
             return _Answer(failed_search(query, why), BACKEND_ERROR, error=why[:300])

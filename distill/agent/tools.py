@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from distill.llm.cache import RequestCache
 
-
 # What one part of a tool call (a search query, a visited page) came to; declared once here.
 OK = "ok"
 EMPTY_RESULT = "empty_result"  # the tool worked and found nothing ("No results found for ...")

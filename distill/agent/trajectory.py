@@ -160,7 +160,7 @@ class Trajectory:
                          "tool_outcomes": list(s.get("tool_outcomes") or []), "tool_status": s.get("tool_status") or 0,
                          "tool_error": s.get("tool_error") or ""})
                  for s in row.get("steps") or []]
-        names = {f for f in cls.__dataclass_fields__}  # type: ignore[attr-defined]
+        names = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in row.items() if k in names and k != "steps"}
         kwargs["messages"] = [dict(m) for m in kwargs.get("messages") or []]
         kwargs["aliases"] = list(kwargs.get("aliases") or [])
@@ -177,7 +177,8 @@ _STEP = pl.Struct({
 _OUTCOME_COUNT = pl.Struct({"tool": pl.String, "outcome": pl.String, "status": pl.Int32, "calls": pl.Int32})
 _MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 
-TRAJECTORY_SCHEMA = pl.Schema({
+# mypy joins dtype classes (pl.String) and instances (pl.List(...)) to object.
+TRAJECTORY_SCHEMA = pl.Schema({  # type: ignore[arg-type]
     "id": pl.String,
     "question_id": pl.String,
     "question": pl.String,

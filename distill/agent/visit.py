@@ -25,8 +25,7 @@ from crawl.netguard import NetworkPolicy
 from crawl.replay import ReplayServer
 from crawl.session import SourceSettings
 from crawl.warc import WarcIndex
-from distill.agent.tools import (FETCH_FAILED, OK, SUMMARY_FAILED, TIMEOUT, ToolArgumentError, ToolCache,
-                                 ToolResult)
+from distill.agent.tools import FETCH_FAILED, OK, SUMMARY_FAILED, TIMEOUT, ToolArgumentError, ToolCache, ToolResult
 from distill.jsonparse import extract_json_object
 from distill.llm.client import LLMClient
 from distill.prompt import load_prompt

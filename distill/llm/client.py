@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp
 
 from crawl.retrying import parse_retry_after
-
 from distill.llm.cache import RequestCache, request_key
 from distill.llm.roles import RoleConfig
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -41,7 +42,7 @@ class LocalServer:
         self.startup_timeout_s = startup_timeout_s
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_fh = None
+        self._log_fh: IO[bytes] | None = None
 
     @property
     def base_url(self) -> str:
@@ -101,7 +102,7 @@ class LocalServer:
             self._log_fh.close()
             self._log_fh = None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
