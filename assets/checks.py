@@ -18,7 +18,7 @@ import polars as pl
 
 from assets.resources import BenchmarksResource, StorageResource
 from distill.agent.trajectory import STYLES
-from filters.contamination import BenchmarkIndex, match_key
+from filters.contamination import match_key
 
 # Check names, declared once (the asset decorators and tests refer to these).
 EVERY_ROLLOUT_ACCOUNTED_FOR = "every_rollout_accounted_for"
@@ -42,17 +42,11 @@ def _examples(items: Any, n: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(f"- {str(x)[:200]}" for x in items[:n]) or "none")
 
 
-def _index(benchmarks: BenchmarksResource) -> BenchmarkIndex | None:
-    files = benchmarks.active_files()
-    return BenchmarkIndex.from_files(files, question_field=benchmarks.question_field) if files else None
-
-
 def benchmark_result(questions: list[str], benchmarks: BenchmarksResource, what: str) -> dg.AssetCheckResult:
     """Pass when no question matches a benchmark question of the benchmark files (read now)."""
-    if benchmarks.decontamination == "off":
+    index = benchmarks.index()
+    if index is None:
         return dg.AssetCheckResult(passed=True, metadata={"decontamination": "off (explicit)", "checked": 0})
-    index = _index(benchmarks)
-    assert index is not None
     hits = [(q, m.question, m.reason) for q in dict.fromkeys(questions) if (m := index.match(q)) is not None]
     return dg.AssetCheckResult(
         passed=not hits,

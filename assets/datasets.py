@@ -24,7 +24,7 @@ from crawl.drop_reasons import HELD_OUT_FOR_RL, NOT_SAMPLED, UNEXPLAINED_INVALID
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
 from distill.records import write_table
-from filters.contamination import BenchmarkIndex, match_key
+from filters.contamination import match_key
 from filters.dedup import DedupSettings
 from filters.funnel import Funnel
 from filters.funnel_chart import funnel_png, png_markdown
@@ -146,8 +146,7 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
     trajs = [t for f in frames for t in read_trajectories(f)]
     context.log.info(f"scoring {len(trajs)} rollouts of {len({t.question_id for t in trajs})} questions")
 
-    files = benchmarks.active_files()
-    index = BenchmarkIndex.from_files(files, question_field=benchmarks.question_field) if files else None
+    index = benchmarks.index()
 
     # The judge is asked about the rollouts that passed contamination (the first filter stage).
     verdicts: dict[str, Any] = {}
@@ -200,7 +199,7 @@ def scored_trajectories(context: dg.AssetExecutionContext, config: ScoreConfig, 
             "judge": config.judge,
             # polars types Series.mean() as any Python literal.
             "mean_f1": round(float(df["f1"].mean() or 0.0), 4) if df.height else 0.0,  # type: ignore[arg-type]
-            "decontamination": (f"on: {len(index)} benchmark questions from {len(files)} file(s)"
+            "decontamination": (f"on: {len(index)} benchmark questions from {len(benchmarks.files)} file(s)"
                                 if index is not None else "off (explicit)"),
             "benchmark_questions": len(index) if index is not None else 0,
             "preview": preview_md(df.with_columns(pl.col("reasons").list.join(", ")),

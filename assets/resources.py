@@ -25,6 +25,7 @@ from crawl.session import SourceSettings
 if TYPE_CHECKING:
     from distill.llm.cache import RequestCache
     from distill.llm.roles import RoleConfig
+    from filters.contamination import BenchmarkIndex
 
 
 #: Loggers of the domain packages; they never import Dagster, so their records are
@@ -56,6 +57,7 @@ class StorageResource(dg.ConfigurableResource):
 
     data_dir: str = Field(default="./data", description="Directory for Parquet tables, WARC archives and indexes.")
     _handler: Any = PrivateAttr(default=None)
+    _levels: dict[str, int] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if context.log is None:
@@ -64,13 +66,17 @@ class StorageResource(dg.ConfigurableResource):
         for name in DOMAIN_LOGGERS:
             logger = logging.getLogger(name)
             logger.addHandler(self._handler)
+            self._levels[name] = logger.level
             if logger.level == logging.NOTSET or logger.level > logging.INFO:
                 logger.setLevel(logging.INFO)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Undo :meth:`setup_for_execution`: the handler goes, each logger gets its level back."""
         if self._handler is not None:
             for name in DOMAIN_LOGGERS:
-                logging.getLogger(name).removeHandler(self._handler)
+                logger = logging.getLogger(name)
+                logger.removeHandler(self._handler)
+                logger.setLevel(self._levels.pop(name, logger.level))
             self._handler = None
 
     def path(self, *parts: str) -> Path:
@@ -388,6 +394,13 @@ class BenchmarksResource(dg.ConfigurableResource):
             raise ValueError("decontamination is 'on' but no benchmark files are named: list them in "
                              "resources.benchmarks.config.files, or write decontamination: 'off' explicitly")
         return list(self.files)
+
+    def index(self) -> BenchmarkIndex | None:
+        """The benchmark questions of :meth:`active_files`, read now; None when decontamination is off."""
+        from filters.contamination import BenchmarkIndex
+
+        files = self.active_files()
+        return BenchmarkIndex.from_files(files, question_field=self.question_field) if files else None
 
 
 class ProductionBenchmarksResource(BenchmarksResource):

@@ -29,7 +29,7 @@ from distill.agent.atomic import AtomicPrompt, expand_prompts, load_seeds
 from distill.agent.loop import QAItem, RolloutSettings, run_rollouts
 from distill.agent.render import trajectory_markdown
 from distill.agent.styles import Style, atomic_style, long_style, short_style
-from distill.agent.tools import BAD_ARGUMENTS, FAILED_OUTCOMES, TOOL_OUTCOMES
+from distill.agent.tools import FAILED_OUTCOMES, TOOL_OUTCOMES, ran_and_failed
 from distill.agent.trajectory import FINISH_REASONS, STYLES, Trajectory, trajectories_frame
 from distill.records import write_table
 
@@ -188,11 +188,11 @@ class ToolTally:
     @property
     def ran(self) -> int:
         """Calls the tool ran (refused arguments are the model's error, not the tool's)."""
-        return sum(n for o, n in self.outcomes.items() if o != BAD_ARGUMENTS)
+        return ran_and_failed(self.outcomes.elements())[0]
 
     @property
     def failed(self) -> int:
-        return sum(n for o, n in self.outcomes.items() if o in FAILED_OUTCOMES)
+        return ran_and_failed(self.outcomes.elements())[1]
 
 
 def tool_tallies(trajs: list[Trajectory]) -> dict[str, ToolTally]:

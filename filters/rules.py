@@ -43,7 +43,7 @@ from crawl.drop_reasons import (
     TOOL_FAILURES,
 )
 from distill.agent.protocol import TOOL_RESPONSE_OPEN
-from distill.agent.tools import BAD_ARGUMENTS, FAILED_OUTCOMES, OK
+from distill.agent.tools import OK, ran_and_failed
 from distill.agent.trajectory import Trajectory
 from filters.answer_span import AnswerMatch, MatchSettings, answer_correct
 from filters.metrics import Metric
@@ -170,11 +170,11 @@ def check_tool_failures(traj: Trajectory, settings: RuleSettings | None = None) 
     Calls the tool refused (bad arguments) are the validity rule's business and are not
     counted; records that do not say how their calls went (imports, older data) are kept."""
     s = settings or RuleSettings()
-    ran = [o for o in (st.tool_outcome for st in traj.steps) if o and o != BAD_ARGUMENTS]
-    failed = sum(1 for o in ran if o in FAILED_OUTCOMES)
+    outcomes = [st.tool_outcome for st in traj.steps]
+    ran, failed = ran_and_failed(outcomes)
     if not failed:
         return []
-    if OK not in ran or failed / len(ran) > s.max_failed_tool_share:
+    if OK not in outcomes or failed / ran > s.max_failed_tool_share:
         return [TOOL_FAILURES]
     return []
 

@@ -32,6 +32,11 @@ HOST = "https://en.wikipedia.org"
 NAMESPACE_IDS = {"Category": 14, "Portal": 100}  # the namespaces the mini-web has pages in, besides articles
 
 
+def revision_of(title: str) -> int:
+    """A stable, plausible revision id for a page, derived from its title."""
+    return 1_250_000_000 + int(hashlib.sha1(title.encode()).hexdigest(), 16) % 90_000_000
+
+
 @dataclass
 class Article:
     title: str
@@ -55,7 +60,7 @@ class Article:
 
     @property
     def revision(self) -> int:
-        return 1_250_000_000 + int(hashlib.sha1(self.title.encode()).hexdigest(), 16) % 90_000_000
+        return revision_of(self.title)
 
     @property
     def wikidata(self) -> str:
@@ -562,7 +567,7 @@ class Category:
 
     @property
     def revision(self) -> int:
-        return 1_250_000_000 + int(hashlib.sha1(self.title.encode()).hexdigest(), 16) % 90_000_000
+        return revision_of(self.title)
 
 
 @dataclass
@@ -582,7 +587,7 @@ class Portal:
 
     @property
     def revision(self) -> int:
-        return 1_250_000_000 + int(hashlib.sha1(self.title.encode()).hexdigest(), 16) % 90_000_000
+        return revision_of(self.title)
 
 
 def load_lists(data: dict) -> tuple[list[Category], list[Portal]]:

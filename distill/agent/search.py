@@ -27,7 +27,16 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from crawl.retrying import parse_retry_after, retry_after_or_backoff
 from crawl.search_index import SearchIndex
-from distill.agent.tools import BACKEND_ERROR, EMPTY_RESULT, OK, TIMEOUT, ToolArgumentError, ToolCache, ToolResult
+from distill.agent.tools import (
+    BACKEND_ERROR,
+    EMPTY_RESULT,
+    FAILED_OUTCOMES,
+    OK,
+    TIMEOUT,
+    ToolArgumentError,
+    ToolCache,
+    ToolResult,
+)
 from distill.llm.roles import MissingCredential
 
 log = logging.getLogger(__name__)
@@ -372,7 +381,7 @@ class SearchTool:
         text = render_observation([a.block for a in answers])
         stats = {
             "queries": len(queries),
-            "queries_failed": sum(1 for a in answers if a.outcome not in (OK, EMPTY_RESULT)),
+            "queries_failed": sum(1 for a in answers if a.outcome in FAILED_OUTCOMES),
             "queries_cached": sum(1 for a in answers if a.cached),
             "results": sum(int(m.group(1)) for a in answers for m in _FOUND.finditer(a.block)),
         }

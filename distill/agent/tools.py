@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +38,18 @@ TOOL_OUTCOMES: tuple[str, ...] = (OK, EMPTY_RESULT, BAD_ARGUMENTS, BACKEND_ERROR
 # is not one (the engine answered; rephrasing after it is worth learning), nor are bad
 # arguments (a format error, dropped by the validity rule on its own).
 FAILED_OUTCOMES: frozenset[str] = frozenset({BACKEND_ERROR, TIMEOUT, FETCH_FAILED, SUMMARY_FAILED, TOOL_ERROR})
+
+
+def ran_and_failed(outcomes: Iterable[str]) -> tuple[int, int]:
+    """(calls the tool ran, calls among them that failed) over whole-call outcomes
+    (:func:`call_outcome`). Refused arguments are the model's error: no tool ran. Both the
+    ``tool_failures`` rule and the rollout step's failure threshold count with this."""
+    ran = failed = 0
+    for outcome in outcomes:
+        if outcome and outcome != BAD_ARGUMENTS:
+            ran += 1
+            failed += outcome in FAILED_OUTCOMES
+    return ran, failed
 
 
 def call_outcome(parts: list[str]) -> str:
