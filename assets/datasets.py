@@ -18,9 +18,10 @@ import polars as pl
 from pydantic import Field
 
 from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
+from assets.recipe import RecipeResource
 from assets.resources import BenchmarksResource, LLMResource, ModelsResource, StorageResource
 from assets.trajectories import trajectories
-from crawl.drop_reasons import HELD_OUT_FOR_RL, NOT_SAMPLED, UNEXPLAINED_INVALID, prefixed
+from crawl.drop_reasons import HELD_OUT_FOR_RL, NOT_SAMPLED, STYLE_NOT_IN_RECIPE, UNEXPLAINED_INVALID, prefixed
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
 from distill.records import write_table
@@ -254,11 +255,12 @@ def _funnel_through(storage: StorageResource, extra: Funnel | None = None) -> Fu
                                    description="Every observation token has label -100; every assistant token is trained."),
                  dg.AssetCheckSpec("enough_rows", asset="sft_dataset", blocking=True)],
     description="TRL conversational SFT records (`messages` with assistant tool calls and `tool` observations, plus "
-                "`tools`) from the kept trajectories of the SFT questions, and a tokenized variant with labels -100 on "
+                "`tools`) from the kept trajectories of the SFT questions in the recipe's styles, and a tokenized variant "
+                "with labels -100 on "
                 "everything that is not model output. Saved with `datasets` and as Parquet, with a dataset card.",
 )
 def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, storage: StorageResource,
-                models: ModelsResource) -> dg.MaterializeResult:
+                models: ModelsResource, recipe: RecipeResource) -> dg.MaterializeResult:
     from train.base_model import load_tokenizer
     from train.dataset_card import CardInfo, render_card
     from train.sft_data import mask_report, save_sft_dataset, sft_records, tokenize_sft
@@ -272,7 +274,9 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
     kept = scored.filter(pl.col("keep"))
     in_sft = kept.filter(pl.col("question_id").map_elements(lambda q: split[q] == "sft", return_dtype=pl.Boolean)) \
         if kept.height else kept
-    trajs = read_trajectories(in_sft.select(trajectories_frame([]).columns))
+    styles = recipe.style_names()
+    in_styles = in_sft.filter(pl.col("style").is_in(styles))
+    trajs = read_trajectories(in_styles.select(trajectories_frame([]).columns))
     records = sft_records(trajs)
     base = models.base_model_path(storage)
     tokenizer = load_tokenizer(base)
@@ -280,6 +284,7 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
     report = mask_report(tokenized.rows, tokenizer, records)
     stage = Funnel()
     stage.add_stage("sft_split", kept.height, {HELD_OUT_FOR_RL: kept.height - in_sft.height})
+    stage.add_stage("sft_styles", in_sft.height, {STYLE_NOT_IN_RECIPE: in_sft.height - in_styles.height})
     stage.add_stage("sft_records", len(records), Counter(r["reason"] for r in tokenized.rejected))
     out_dir = storage.path("datasets", "sft")
     info = CardInfo(name="seekforge-sft", kind="sft", rows=len(tokenized.rows),
@@ -287,6 +292,7 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
                     styles=dict(Counter(t.style for t in trajs)), models=sorted({t.model for t in trajs}),
                     funnel_markdown=(funnel := _funnel_through(storage, stage)).to_markdown())
     paths = save_sft_dataset(records, tokenized, out_dir, render_card(info))
+    write_table(pl.DataFrame(funnel.to_rows()), storage.path("datasets", "sft_funnel.parquet"))
     chart = funnel_png(funnel, storage.path("datasets", "sft_funnel.png"), title="pages to SFT records")
     return dg.MaterializeResult(
         metadata={
@@ -297,6 +303,8 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
             "funnel_chart": dg.MetadataValue.md(png_markdown(chart)),
             "preview": dg.MetadataValue.md(_sft_preview(records)),
             "by_style": counter_md(Counter(t.style for t in trajs), key="style"),
+            "recipe": recipe.name,
+            "styles": ", ".join(styles),
             "questions": len({t.question_id for t in trajs}),
             "split": counter_md(Counter(split.values()), key="split", label="questions"),
             "base_model": str(base),
@@ -338,10 +346,10 @@ class RLDatasetConfig(dg.Config):
     group_name=GROUP, kinds={"python", "parquet", "huggingface"}, owners=OWNERS,
     deps=[scored_trajectories, sft_dataset],
     check_specs=[dg.AssetCheckSpec("enough_rows", asset="rl_dataset", blocking=True)],
-    description="RL prompts of the held-out questions: question, answer, aliases and pass rate over all their "
-                "rollouts; all-correct and all-wrong questions removed (DAPO dynamic sampling); disjoint from SFT.",
+    description="RL prompts (in the recipe's prompt style) of the held-out questions: question, answer, aliases and "
+                "pass rate over all their rollouts; all-correct and all-wrong questions removed (DAPO dynamic sampling); disjoint from SFT.",
 )
-def rl_dataset(config: RLDatasetConfig, storage: StorageResource) -> dg.MaterializeResult:
+def rl_dataset(config: RLDatasetConfig, storage: StorageResource, recipe: RecipeResource) -> dg.MaterializeResult:
     from train.dataset_card import CardInfo, render_card
     from train.rl_data import rl_records, save_rl_dataset
 
@@ -352,7 +360,7 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource) -> dg.Material
     trajs = read_trajectories(clean.select(trajectories_frame([]).columns))
     correct = dict(zip(clean["id"].to_list(), clean["correct"].to_list(), strict=True))
     records, drops = rl_records(trajs, correct, sft_questions, min_rollouts=config.min_rollouts,
-                                difficulty_filter=config.difficulty_filter)
+                                difficulty_filter=config.difficulty_filter, prompt_style=recipe.rl_prompt_style.value)
     stage = Funnel()
     stage.add_stage("rl_questions", len({t.question_id for t in trajs}), drops)
     out_dir = storage.path("datasets", "rl")
@@ -365,6 +373,8 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource) -> dg.Material
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(records),
+            "recipe": recipe.name,
+            "prompt_style": recipe.rl_prompt_style.value,
             "drops": counter_md(drops),
             "rollouts_excluded_as_benchmark": scored.height - clean.height,
             "pass_rate": dg.MetadataValue.md(md_table([{"mean": round(sum(rates) / len(rates), 3) if rates else None,

@@ -16,6 +16,7 @@ from pydantic import Field
 from assets.datasets import rl_dataset, sft_dataset
 from assets.metadata import fail_if_llm_unusable, llm_metadata, md_table
 from assets.progress import StepProgress
+from assets.recipe import RECIPE_RL_FIELDS, RECIPE_ROLLOUT_FIELDS, RecipeResource
 from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, ModelsResource, StorageResource
 from assets.settings_fields import config_base, settings_from
 from assets.trajectories import AgentAction
@@ -97,18 +98,19 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage
 
 
 _RLModelFields: Any = config_base("RLModelFields", dg.Config, RLSettings, RolloutConfig,
-                                  exclude=("rollout", "device", "scaffold"))
+                                  exclude=("rollout", "device", "scaffold", *RECIPE_RL_FIELDS, *RECIPE_ROLLOUT_FIELDS))
 
 
 class RLModelConfig(_RLModelFields):
-    """GRPO settings: the fields of :class:`train.rl_runner.RLSettings` and
-    :class:`train.rl_rollout.RolloutConfig` (declared there once), plus what only the asset
-    decides: the RRM switch and its coverage bound, the DEMO-ONLY scaffold, and reuse."""
+    """The size of an RL run: the fields of :class:`train.rl_runner.RLSettings` and
+    :class:`train.rl_rollout.RolloutConfig` (declared there once) that the recipe
+    (:class:`assets.recipe.RecipeResource`) does not decide, plus what only the asset decides:
+    the graders' coverage bounds, the DEMO-ONLY scaffold, and reuse."""
 
-    rrm: bool = Field(default=True, description="Grade thoughts with the rrm role; off = F1 only (written "
-                                                "explicitly: a dead rrm endpoint fails the step instead).")
     min_atr_coverage: float = Field(default=0.5, description="With rrm on and the atom_searcher reward: fail when the "
                                     "RRM graded fewer than this share of the rollouts it was asked about.")
+    min_judge_coverage: float = Field(default=0.5, description="With judge on and the webdancer reward: fail when the "
+                                      "judge gave a verdict on fewer than this share of the answers it was asked about.")
     scaffold: list[AgentAction] = Field(default_factory=list, description="DEMO ONLY: the action of turn i (last "
                                         "repeats), e.g. [search, visit, answer]; the environment writes the protocol's "
                                         "fixed text (masked out of the loss), the policy the thought, query, URL, goal "
@@ -116,21 +118,32 @@ class RLModelConfig(_RLModelFields):
     reuse: bool = Field(default=True, description="Keep the last checkpoint when the SFT checkpoint, dataset, settings, "
                                                   "tools and RRM endpoint are unchanged.")
 
-    def settings(self, device: str = "auto") -> RLSettings:
-        rollout = settings_from(RolloutConfig, self, scaffold=tuple(a.value for a in self.scaffold))
-        return settings_from(RLSettings, self, rollout=rollout, device=device)
+    def settings(self, recipe: RecipeResource | None = None, device: str = "auto") -> RLSettings:
+        """This run's settings under ``recipe`` (None: the recipe class defaults)."""
+        recipe = recipe if recipe is not None else RecipeResource()
+        rollout = settings_from(RolloutConfig, self, scaffold=tuple(a.value for a in self.scaffold),
+                                **recipe.rollout_values())
+        return settings_from(RLSettings, self, rollout=rollout, device=device, **recipe.rl_values())
 
 
-def _fail_if_atr_uncovered(report: Any, config: RLModelConfig) -> None:
-    """The Atom-Searcher reward without RRM grades is F1 alone: fail when too few came back."""
-    if not (config.rrm and config.reward == "atom_searcher") or report.atr_asked == 0:
-        return
-    share = report.atr_graded / report.atr_asked
-    if share < config.min_atr_coverage:
-        raise dg.Failure(f"rl_model: the rrm role graded {report.atr_graded} of {report.atr_asked} rollouts "
-                         f"({share:.0%} < min_atr_coverage {config.min_atr_coverage:.0%}), so the Atom-Searcher reward "
-                         f"was mostly F1 alone; fix the rrm endpoint (see the llm metadata) or set rrm: false explicitly.",
-                         metadata={"atr_asked": report.atr_asked, "atr_graded": report.atr_graded})
+def _fail_if_atr_uncovered(report: Any, config: RLModelConfig, recipe: RecipeResource) -> None:
+    """The Atom-Searcher reward without RRM grades is F1 alone, WebDancer's without verdicts an F1
+    rule: fail when too few came back."""
+    if recipe.rrm and recipe.reward == "atom_searcher" and report.atr_asked:
+        share = report.atr_graded / report.atr_asked
+        if share < config.min_atr_coverage:
+            raise dg.Failure(f"rl_model: the rrm role graded {report.atr_graded} of {report.atr_asked} rollouts "
+                             f"({share:.0%} < min_atr_coverage {config.min_atr_coverage:.0%}), so the Atom-Searcher "
+                             f"reward was mostly F1 alone; fix the rrm endpoint (see the llm metadata) or set rrm: false "
+                             f"explicitly.", metadata={"atr_asked": report.atr_asked, "atr_graded": report.atr_graded})
+    if recipe.judge and recipe.reward == "webdancer" and report.judge_asked:
+        share = report.judge_graded / report.judge_asked
+        if share < config.min_judge_coverage:
+            raise dg.Failure(f"rl_model: the judge role gave a verdict on {report.judge_graded} of {report.judge_asked} "
+                             f"answers ({share:.0%} < min_judge_coverage {config.min_judge_coverage:.0%}), so the "
+                             f"WebDancer reward was mostly the F1 rule; fix the judge endpoint (see the llm metadata) or "
+                             f"set judge: false explicitly.",
+                             metadata={"judge_asked": report.judge_asked, "judge_graded": report.judge_graded})
 
 
 _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/valid", "reward/alpha",
@@ -148,10 +161,13 @@ _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/
                 "groups out of the loss, and a sliding-window entropy bonus.",
 )
 def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: StorageResource, llm: LLMResource,
-             crawler: CrawlerResource, agent_tools: AgentToolsResource, models: ModelsResource) -> dg.MaterializeResult:
+             crawler: CrawlerResource, agent_tools: AgentToolsResource, models: ModelsResource,
+             recipe: RecipeResource) -> dg.MaterializeResult:
     from dataclasses import asdict
 
-    from train.env_bridge import BackgroundLoop, thought_scorer, tool_caller
+    import polars as pl
+
+    from train.env_bridge import BackgroundLoop, answer_judge, thought_scorer, tool_caller
     from train.reuse import fingerprint, forget, record, recorded, upstream_fingerprint
     from train.rl_runner import RLReport, run_rl
 
@@ -161,7 +177,9 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
         raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")
     out = storage.path("models", "rl")
     with llm.session(storage) as session:
-        fp = fingerprint(settings={"rl": asdict(config.settings(models.device)), "tools": agent_tools.model_dump(),
+        settings = config.settings(recipe, models.device)
+        fp = fingerprint(settings={"rl": asdict(settings), "rrm": recipe.rrm, "judge": recipe.judge,
+                                   "tools": agent_tools.model_dump(),
                                    "crawler": crawler.source_settings(), "endpoints": session.endpoints()},
                          contents=[storage.path("datasets", "rl", "parquet", "train.parquet")],
                          upstream=[upstream_fingerprint(storage.path("models", "sft"))])
@@ -176,15 +194,18 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
                 client = bg.enter(session.client())
                 box = bg.enter(agent_tools.tools(storage, crawler, client, session.cache))
                 report = run_rl(storage.path("datasets", "rl", "dataset"), sft_ckpt, out,
-                                config.settings(models.device), tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
-                                scorer=thought_scorer(bg, client) if config.rrm else None,
+                                settings, tool=tool_caller(bg, box.tools), tool_names=list(box.tools),
+                                scorer=thought_scorer(bg, client) if recipe.rrm else None,
+                                judge=answer_judge(bg, client) if recipe.judge and recipe.reward == "webdancer" else None,
                                 progress=StepProgress(context, "rl_model", "steps"))
                 stats, tool_stats = client.stats_dict(), box.stats()
             # A dead rrm endpoint: every call failed. Stop here, before the checkpoint is recorded
             # as reusable, instead of handing on a policy trained on F1 alone.
             fail_if_llm_unusable(stats, "rl_model")
-            _fail_if_atr_uncovered(report, config)
+            _fail_if_atr_uncovered(report, config, recipe)
             record(out, fp, report.to_dict())
+    prompt_styles = pl.read_parquet(storage.path("datasets", "rl", "parquet", "train.parquet"),
+                                    columns=["style"])["style"].value_counts(sort=True).rows()
     curve = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items() if k in _RL_CURVE}
              for h in report.log_history if "reward" in h]
     m = report.metrics
@@ -202,6 +223,12 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
             "rollouts": report.rollouts,
             "tool_calls": report.tool_calls,
             "tool_calls_per_rollout": round(report.tool_calls / max(1, report.rollouts), 3),
+            "recipe": dg.MetadataValue.json(recipe.summary()),
+            "reward_kind": recipe.reward,
+            "prompt_style": ", ".join(f"{style} ({n})" for style, n in prompt_styles),
+            "judge_coverage": dg.MetadataValue.md(md_table([{
+                "asked": report.judge_asked, "graded": report.judge_graded,
+                "share": round(report.judge_graded / report.judge_asked, 3) if report.judge_asked else None}])),
             "atr_coverage": dg.MetadataValue.md(md_table([{
                 "asked": report.atr_asked, "graded": report.atr_graded,
                 "share": round(report.atr_graded / report.atr_asked, 3) if report.atr_asked else None}])),

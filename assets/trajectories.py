@@ -102,6 +102,15 @@ class AgentAction(str, Enum):
     answer = "answer"
 
 
+class RolloutStyle(str, Enum):
+    """A rollout style (:data:`distill.agent.trajectory.STYLES`) as run config names it: recipes
+    pick the styles SFT trains on and the style of the RL prompt."""
+
+    short = "short"
+    long = "long"
+    atomic = "atomic"
+
+
 class TrajectoriesConfig(dg.Config):
     max_questions: int = Field(default=200, description="Questions of qa_pool to roll out (in id order).")
     samples_per_question: int = Field(default=4, description="K rollouts per question (seeds seed..seed+K-1).")

@@ -358,6 +358,8 @@ INVALID_RECORD = reason("invalid_record", stage="input", meaning="`seekforge qa-
 
 HELD_OUT_FOR_RL = reason("held_out_for_rl", stage="sft", meaning="a kept rollout of a question the split holds out "
                          "for RL")
+STYLE_NOT_IN_RECIPE = reason("style_not_in_recipe", stage="sft", meaning="a kept rollout of a style the recipe does "
+                             "not fine-tune on (sft_dataset's styles)")
 TOO_LONG = reason("too_long", stage="sft", meaning="the tokenized conversation is longer than max_length (rejected, "
                   "not truncated)")
 NO_TRAINED_TOKENS = reason("no_trained_tokens", stage="sft", meaning="no assistant token would be trained (every "
@@ -366,6 +368,8 @@ IN_SFT = reason("in_sft", stage="rl", meaning="the question belongs to the SFT s
 TOO_FEW_ROLLOUTS = reason("too_few_rollouts", stage="rl", meaning="fewer counted rollouts than min_rollouts")
 ALL_CORRECT = reason("all_correct", stage="rl", meaning="every rollout solved it (pass rate 1: no learning signal)")
 ALL_WRONG = reason("all_wrong", stage="rl", meaning="no rollout solved it (pass rate 0: no learning signal)")
+NO_ROLLOUT_IN_PROMPT_STYLE = reason("no_rollout_in_prompt_style", stage="rl", meaning="no counted rollout of the "
+                                    "recipe's RL prompt style, so there is no prompt of that style to train on")
 
 
 # ---------------------------------------------------------------------------

@@ -20,15 +20,22 @@ DEFAULT_PROFILE: Final[Profile] = "embedded"
 
 CONFIG_DIR: Final = Path(__file__).resolve().parent / "configs"
 
+#: The training recipe each profile runs (``pipelines/configs/recipes/<name>.yaml``): a resource
+#: config, so the same file goes with refresh_job (dataset styles) and train_job (RL).
+RECIPES: Final[dict[str, str]] = {
+    "embedded": "recipes/atom_searcher.yaml",
+    "production": "recipes/atom_searcher.yaml",
+}
 #: Run-config files of ``refresh_job`` per profile, merged in order.
 REFRESH_CONFIGS: Final[dict[str, tuple[str, ...]]] = {
-    "embedded": ("demo.yaml",),
-    "production": ("production.yaml",),
+    "embedded": ("demo.yaml", RECIPES["embedded"]),
+    "production": ("production.yaml", RECIPES["production"]),
 }
-#: Run-config files of ``train_job`` per profile.
+#: Run-config files of ``train_job`` per profile: the recipe first, so the profile's file can
+#: resize it (the demo's group of 2 instead of the paper's 16).
 TRAIN_CONFIGS: Final[dict[str, tuple[str, ...]]] = {
-    "embedded": ("demo_train.yaml",),
-    "production": ("production_train.yaml",),
+    "embedded": (RECIPES["embedded"], "demo_train.yaml"),
+    "production": (RECIPES["production"], "production_train.yaml"),
 }
 
 

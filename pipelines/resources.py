@@ -13,6 +13,7 @@ import os
 
 import dagster as dg
 
+from assets.recipe import ProductionRecipeResource, RecipeResource
 from assets.resources import (
     AgentToolsResource,
     BenchmarksResource,
@@ -57,6 +58,7 @@ def resources_for(profile: str | None = None) -> dict[str, object]:
             "agent_tools": AgentToolsResource(),
             "models": ProductionModelsResource.configure_at_launch(),
             "benchmarks": ProductionBenchmarksResource.configure_at_launch(),
+            "recipe": ProductionRecipeResource.configure_at_launch(),
         }
     crawler = EmbeddedCrawlerResource()
     llm = EmbeddedLLMResource()
@@ -64,7 +66,7 @@ def resources_for(profile: str | None = None) -> dict[str, object]:
     # decontamination is off here, said so in scored_trajectories' metadata.
     benchmarks = BenchmarksResource(decontamination="off")
     return {"storage": _storage(), "crawler": crawler, "llm": llm, "agent_tools": AgentToolsResource(),
-            "models": _models(), "benchmarks": benchmarks}
+            "models": _models(), "benchmarks": benchmarks, "recipe": RecipeResource()}
 
 
 def _models() -> ModelsResource:

@@ -108,12 +108,16 @@ def fake_llm() -> Iterator[FakeLLMServer]:
 # A key planted in the environment of the scripted run: sent as the Authorization header to the
 # (local) scripted endpoint, and looked for in every output by tests/test_secrets_in_outputs.py.
 PLANTED_KEY = "sk-seekforge-planted-7f3a9c1e5b2d4086"
+#: The recipe of the scripted run, as `make demo` runs it.
+RECIPE = "recipes/atom_searcher.yaml"
 
 TRAIN_SMALL = """
+resources:
+  recipe: {config: {num_generations: 2, max_turns: 2}}
 ops:
   sft_model: {config: {max_steps: 3, max_length: 1024}}
   rl_model:
-    config: {max_steps: 2, num_generations: 2, max_turns: 2, scaffold: [search, answer], max_thought_tokens: 8,
+    config: {max_steps: 2, scaffold: [search, answer], max_thought_tokens: 8,
              max_field_tokens: 6, max_completion_tokens: 600, max_observation_chars: 600}
   agent_eval: {config: {checkpoints: [base, rl], max_questions: 1, max_turns: 1, max_tokens_per_turn: 24}}
 """
@@ -150,7 +154,9 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         # demo.yaml runs in one process; this run checks the multiprocess executor production uses.
         import yaml
 
-        demo = yaml.safe_load((repo / "pipelines" / "configs" / "demo.yaml").read_text())
+        from pipelines.profiles import load_run_config
+
+        demo = load_run_config("demo.yaml", RECIPE)  # the demo's recipe: SFT on atomic rollouts only
         demo["execution"] = {"config": {"multiprocess": {"max_concurrent": 1}}}
         refresh = root / "refresh_multiprocess.yaml"
         refresh.write_text(yaml.safe_dump(demo, sort_keys=False))
@@ -168,8 +174,9 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         pool = pl.read_parquet(root / "data" / "qa" / "qa_pool.parquet")
         run("refresh_job")  # re-crawl (deterministic) and re-materialize QA on the same inputs
         rerun = fake.count()
-        run("train_job", "pipelines/configs/demo_train.yaml", str(small))
-        train_again = run("train_job", "pipelines/configs/demo_train.yaml", str(small))  # unchanged: reused
+        train = (f"pipelines/configs/{RECIPE}", "pipelines/configs/demo_train.yaml", str(small))
+        run("train_job", *train)
+        train_again = run("train_job", *train)  # unchanged: reused
         yield SimpleNamespace(train_again_log=train_again, data=root / "data", home=root / "home", env=env, requests_first=first,
                               requests_after_rerun=rerun, pool_first=pool, refresh_log=log, llm=fake)
 # ---------------------------------------------------------------------------

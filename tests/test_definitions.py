@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipelines.definitions import defs
 
@@ -87,15 +88,41 @@ def test_jobs_schedule_and_checks() -> None:
 
 
 def test_demo_configs_fit_their_jobs() -> None:
-    """demo.yaml drives refresh_job, demo_train.yaml train_job, both merged full_job (as `make demo` does)."""
-    import yaml
-    from dagster._utils.merger import deep_merge_dicts
+    """demo.yaml + the recipe drive refresh_job, the recipe + demo_train.yaml train_job, all three
+    merged full_job (as `make demo` does): the recipe is resource config, valid in every job."""
+    from pipelines.profiles import load_run_config, refresh_run_config, train_run_config
 
-    data = yaml.safe_load((REPO / "pipelines/configs/demo.yaml").read_text())
-    train = yaml.safe_load((REPO / "pipelines/configs/demo_train.yaml").read_text())
-    for job, cfg in (("refresh_job", data), ("train_job", train), ("full_job", deep_merge_dicts(data, train))):
+    data, train = refresh_run_config("embedded"), train_run_config("embedded")
+    full = load_run_config("demo.yaml", "recipes/atom_searcher.yaml", "demo_train.yaml")
+    for job, cfg in (("refresh_job", data), ("train_job", train), ("full_job", full)):
         assert dg.validate_run_config(defs.resolve_job_def(job), cfg), job
-    assert "-j full_job -c pipelines/configs/demo.yaml -c pipelines/configs/demo_train.yaml" in (REPO / "Makefile").read_text()
+    assert ("-j full_job -c pipelines/configs/demo.yaml \\\n\t\t-c pipelines/configs/recipes/atom_searcher.yaml "
+            "-c pipelines/configs/demo_train.yaml") in (REPO / "Makefile").read_text()
+    # The demo keeps the recipe's decisions and only shrinks the run.
+    recipe = full["resources"]["recipe"]["config"]
+    assert recipe["name"] == "atom_searcher" and recipe["sft_styles"] == ["atomic"]
+    assert recipe["rl_prompt_style"] == "atomic" and recipe["num_generations"] == 2
+
+
+@pytest.mark.parametrize("recipe", ["atom_searcher", "webdancer"])
+def test_recipes_validate_against_every_job(recipe: str) -> None:
+    from pipelines.profiles import load_run_config
+
+    for job, files in (("refresh_job", ("demo.yaml",)), ("train_job", ("demo_train.yaml",)),
+                       ("full_job", ("demo.yaml", "demo_train.yaml"))):
+        cfg = load_run_config(files[0], f"recipes/{recipe}.yaml", *files[1:])
+        assert dg.validate_run_config(defs.resolve_job_def(job), cfg), (recipe, job)
+    alone = load_run_config(f"recipes/{recipe}.yaml")
+    assert set(alone) == {"resources"}, "a recipe is resource config only, or refresh_job would reject it"
+
+
+def test_recipe_typo_is_a_launch_error() -> None:
+    from pipelines.profiles import load_run_config
+
+    cfg = load_run_config("demo.yaml", "recipes/atom_searcher.yaml")
+    cfg["resources"]["recipe"]["config"]["sft_styles"] = ["atomics"]
+    with pytest.raises(dg.DagsterInvalidConfigError, match="atomics"):
+        dg.validate_run_config(defs.resolve_job_def("refresh_job"), cfg)
 
 
 def test_dagster_definitions_validate_cli(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from assets.resources import (
 )
 from distill.llm.roles import ROLES
 from pipelines.definitions import build_definitions
-from pipelines.profiles import load_run_config, refresh_run_config
+from pipelines.profiles import load_run_config, refresh_run_config, train_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCTION = REPO / "pipelines" / "configs" / "production.yaml"
@@ -67,11 +67,14 @@ def _invalid(job: dg.JobDefinition, cfg: dict[str, Any]) -> str:
 
 
 def test_production_configs_fit_their_jobs(production_env: None, prod_defs: dg.Definitions) -> None:
-    data, train = yaml.safe_load(PRODUCTION.read_text()), yaml.safe_load(PRODUCTION_TRAIN.read_text())
+    data, train = refresh_run_config("production"), train_run_config("production")
     assert dg.validate_run_config(prod_defs.resolve_job_def("refresh_job"), data)
     assert dg.validate_run_config(prod_defs.resolve_job_def("train_job"), train)
-    both = load_run_config("production.yaml", "production_train.yaml")
+    both = load_run_config("production.yaml", "recipes/atom_searcher.yaml", "production_train.yaml")
     assert dg.validate_run_config(prod_defs.resolve_job_def("full_job"), both)
+    # Without a recipe production does not launch (no fallback to the class defaults' style mix).
+    no_recipe = yaml.safe_load(PRODUCTION.read_text())
+    assert 'Missing required config entry "recipe"' in _invalid(prod_defs.resolve_job_def("refresh_job"), no_recipe)
     for text in (PRODUCTION.read_text(), PRODUCTION_TRAIN.read_text()):
         assert "sk-" not in text and "{env: OPENAI_API_KEY}" in text  # keys only by variable name
 
@@ -100,7 +103,7 @@ def test_production_endpoints_name_every_role_and_keep_keys_out_of_repr(producti
 ])
 def test_a_typo_in_a_mode_name_is_a_launch_error(production_env: None, prod_defs: dg.Definitions,
                                                  path: tuple[str, ...], value: str) -> None:
-    cfg = yaml.safe_load(PRODUCTION.read_text())
+    cfg = refresh_run_config("production")
     node = cfg
     for key in path[:-1]:
         node = node.setdefault(key, {})
@@ -110,22 +113,22 @@ def test_a_typo_in_a_mode_name_is_a_launch_error(production_env: None, prod_defs
 
 
 def test_rl_reward_typo_is_a_launch_error(production_env: None, prod_defs: dg.Definitions) -> None:
-    cfg = yaml.safe_load(PRODUCTION_TRAIN.read_text())
-    cfg["ops"]["rl_model"]["config"]["reward"] = "atom-searcher"
+    cfg = train_run_config("production")
+    cfg["resources"]["recipe"]["config"]["reward"] = "atom-searcher"
     assert "atom-searcher" in _invalid(prod_defs.resolve_job_def("train_job"), cfg)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_a_role_left_out_is_a_launch_error_naming_it(production_env: None, prod_defs: dg.Definitions,
                                                     role: str) -> None:
-    cfg = yaml.safe_load(PRODUCTION.read_text())
+    cfg = refresh_run_config("production")
     del cfg["resources"]["llm"]["config"]["endpoints"][role]
     message = _invalid(prod_defs.resolve_job_def("refresh_job"), cfg)
     assert f'Missing required config entry "{role}"' in message
 
 
 def test_no_decision_on_decontamination_is_a_launch_error(production_env: None, prod_defs: dg.Definitions) -> None:
-    cfg = yaml.safe_load(PRODUCTION.read_text())
+    cfg = refresh_run_config("production")
     del cfg["resources"]["benchmarks"]
     assert "benchmarks" in _invalid(prod_defs.resolve_job_def("refresh_job"), cfg)
     cfg["resources"]["benchmarks"] = {"config": {"files": []}}
@@ -175,7 +178,7 @@ def _execute(tmp_path: Path, cfg: dict[str, Any], env: dict[str, str]) -> str:
 
 @pytest.mark.timeout(300)
 def test_missing_key_or_role_fails_at_launch_before_any_step(tmp_path: Path) -> None:
-    cfg = yaml.safe_load(PRODUCTION.read_text())
+    cfg = refresh_run_config("production")
     out = _execute(tmp_path, cfg, _subprocess_env(tmp_path, **_role_env()))
     assert 'You have attempted to fetch the environment variable "OPENAI_API_KEY" which is not set' in out
     assert "SEEKFORGE_TEACHER_BASE_URL" not in out  # only what is missing is named
@@ -201,7 +204,7 @@ def test_nightly_schedule_runs_the_production_profile(production_env: None, prod
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.cron_schedule == "0 2 * * *" and schedule.job_name == "refresh_job"
     request = _tick(prod_defs)
-    assert request.run_config == refresh_run_config("production") == yaml.safe_load(PRODUCTION.read_text())
+    assert request.run_config == refresh_run_config("production") == load_run_config("production.yaml", "recipes/atom_searcher.yaml")
     assert request.tags["seekforge/profile"] == "production"
     assert dg.validate_run_config(prod_defs.resolve_job_def("refresh_job"), request.run_config)
     seeds = request.run_config["ops"]["crawl_seeds"]["config"]["seeds"]
@@ -212,7 +215,7 @@ def test_nightly_schedule_of_the_embedded_profile_is_stopped_and_valid() -> None
     defs = build_definitions("embedded")
     assert defs.resolve_schedule_def("nightly_refresh").default_status == dg.DefaultScheduleStatus.STOPPED
     request = _tick(defs)
-    assert request.run_config == yaml.safe_load((REPO / "pipelines" / "configs" / "demo.yaml").read_text())
+    assert request.run_config == load_run_config("demo.yaml", "recipes/atom_searcher.yaml")
     assert dg.validate_run_config(defs.resolve_job_def("refresh_job"), request.run_config)
 
 

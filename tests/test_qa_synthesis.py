@@ -219,6 +219,13 @@ def _check_datasets(data: Path) -> None:
     sft_questions = set(split.filter(pl.col("split") == "sft")["question_id"])
     kept = scored.filter(pl.col("keep") & pl.col("question_id").is_in(list(sft_questions)))
     assert set(sft["id"]) <= set(kept["id"]) and len(sft) <= kept.height  # only kept rollouts of SFT questions
+    # The Atom-Searcher recipe: SFT holds atomic rollouts only, and the others are counted.
+    assert set(sft["style"]) == {"atomic"}
+    assert set(sft["id"]) == set(kept.filter(pl.col("style") == "atomic")["id"])
+    from filters.funnel import Funnel
+
+    sft_funnel = Funnel.from_rows(pl.read_parquet(data / "datasets" / "sft_funnel.parquet").to_dicts()).to_dict()
+    assert sft_funnel["sft_styles"]["drops"] == {"style_not_in_recipe": kept.filter(pl.col("style") != "atomic").height}
     for row in tok:
         assert any(label != -100 for label in row["labels"]) and row["labels"][0] == -100
     assert any(m["role"] == "tool" for m in sft[0]["messages"])
@@ -229,4 +236,9 @@ def _check_datasets(data: Path) -> None:
     rl = datasets.load_from_disk(str(rl_dir / "dataset")) if (rl_dir / "dataset").exists() else None
     if rl is not None and len(rl):
         assert not set(rl["question_id"]) & sft_questions
+        # The recipe's RL prompt style: the system prompt is one of the atomic-thought prompts.
+        atomic = pl.read_parquet(data / "trajectories" / "atomic.parquet")
+        atomic_systems = {m[0]["content"] for m in atomic["messages"].to_list()}
+        assert set(rl["style"]) == {"atomic"}
+        assert all(p[0]["role"] == "system" and p[0]["content"] in atomic_systems for p in rl["prompt"])
         assert all(0 <= p <= 1 for p in rl["pass_rate"])  # demo.yaml: difficulty_filter off (DEMO ONLY)

@@ -182,3 +182,35 @@ def test_question_split_is_stable_and_honours_a_minimum_rl_share() -> None:
     assert list(question_split(["only"], 0.0, "salt", min_rl=1).values()) == ["sft"]  # never every question
     # The minimum only lowers the threshold: it never moves questions the hash already holds out.
     assert question_split(ids, 0.5, "salt", min_rl=1) == question_split(ids, 0.5, "salt")
+
+
+def test_prompt_style_takes_the_prompt_from_that_style(questions: list[Trajectory]) -> None:
+    """Atom-Searcher's recipe: the RL prompt is the atomic rollout's system prompt (so the policy is
+    asked for atomic thoughts), not the short one that sorts first; pass rates count every style."""
+    from distill.agent.atomic import AtomicPrompt
+    from distill.agent.styles import atomic_style, short_style
+
+    tools = [{"type": "function", "function": {"name": "search", "parameters": {}}}]
+    ap = AtomicPrompt(id="p1", seed_id="s1", text="Think in <PLAN> and <VERIFY> units.", units=["PLAN", "VERIFY"])
+    atomic_system = atomic_style(tools, "2026-01-01", [ap]).prompts[0].text
+    short_system = short_style(tools, "2026-01-01").prompts[0].text
+    assert atomic_system != short_system
+
+    def styled(base: Trajectory, style: str, system: str, start: int) -> list[Trajectory]:
+        msgs = [{"role": "system", "content": system}] + [m for m in base.messages if m["role"] != "system"]
+        return rollouts(base, 2, start=start, style=style, messages=msgs)  # the id hashes style and index
+
+    both = styled(questions[0], "short", short_system, 0) + styled(questions[0], "atomic", atomic_system, 2)
+    only_short = styled(questions[1], "short", short_system, 0)
+    trajs = both + only_short
+    correct = {t.id: i % 2 == 0 for i, t in enumerate(trajs)}
+    records, drops = rl_records(trajs, correct, set(), prompt_style="atomic")
+    assert drops == Counter(no_rollout_in_prompt_style=1)
+    (r,) = records
+    assert r["style"] == "atomic" and r["prompt"][0] == {"role": "system", "content": atomic_system}
+    assert r["k"] == 4  # the pass rate is over both styles' rollouts
+    # Without a style the first style in order gives the prompt (short), as before.
+    default, _ = rl_records(trajs, correct, set())
+    assert default[0]["prompt"][0]["content"] == short_system
+    with pytest.raises(ValueError, match="unknown prompt style"):
+        rl_records(trajs, correct, set(), prompt_style="atomc")

@@ -20,8 +20,8 @@ import yaml
 from fake_llm_server import FakeLLMServer, status
 
 REPO = Path(__file__).resolve().parents[1]
-RL_SMALL = {"ops": {"rl_model": {"config": {
-    "max_steps": 1, "num_generations": 2, "max_turns": 2, "scaffold": ["search", "answer"], "max_thought_tokens": 8,
+RL_SMALL = {"resources": {"recipe": {"config": {"num_generations": 2, "max_turns": 2}}}, "ops": {"rl_model": {"config": {
+    "max_steps": 1, "scaffold": ["search", "answer"], "max_thought_tokens": 8,
     "max_field_tokens": 6, "max_completion_tokens": 600, "max_observation_chars": 600}}}}
 
 

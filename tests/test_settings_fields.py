@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from assets.recipe import RECIPE_RL_FIELDS, RECIPE_ROLLOUT_FIELDS, RecipeResource
 from assets.resources import CrawlerResource
 from assets.settings_fields import config_base, settings_fields, settings_from, with_defaults
 from assets.training import RLModelConfig
@@ -36,8 +37,11 @@ def _defaults(dc: type, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     (CrawlerResource, FetchSettings, ()),
     (CrawlerResource, SourceSettings, ()),
     (CrawlerResource, CrawlSettings, ("frontier", "parse_workers", "progress_every_s")),
-    (RLModelConfig, RLSettings, ("rollout", "device")),
-    (RLModelConfig, RolloutConfig, ("scaffold",)),
+    (RLModelConfig, RLSettings, ("rollout", "device", *RECIPE_RL_FIELDS)),
+    (RLModelConfig, RolloutConfig, ("scaffold", *RECIPE_ROLLOUT_FIELDS)),
+    (RecipeResource, RLSettings, tuple(f.name for f in dataclasses.fields(RLSettings) if f.name not in RECIPE_RL_FIELDS)),
+    (RecipeResource, RolloutConfig, tuple(f.name for f in dataclasses.fields(RolloutConfig)
+                                          if f.name not in RECIPE_ROLLOUT_FIELDS)),
 ])
 def test_every_domain_field_is_run_config_with_the_domain_default(resource: type, settings: type,
                                                                   exclude: tuple[str, ...]) -> None:
@@ -53,10 +57,21 @@ def test_settings_round_trip_through_the_resource() -> None:
     assert fetch.max_retries == 7 and fetch.allowed_content_types == ("text/html",)
     assert fetch.max_crawl_delay_s == FetchSettings().max_crawl_delay_s  # a field the old resource never exposed
     assert crawler.crawl_settings(FrontierSettings()).browser_patterns == ("x",)
-    rl = RLModelConfig(max_turns=3, scaffold=["search", "answer"], entropy_max=0.02).settings("cpu")
+    rl = RLModelConfig(max_steps=5, scaffold=["search", "answer"]).settings(
+        RecipeResource(max_turns=3, entropy_max=0.02), "cpu")
     assert rl.rollout.max_turns == 3 and rl.rollout.scaffold == ("search", "answer")
-    assert rl.entropy_max == 0.02 and rl.device == "cpu"
+    assert rl.entropy_max == 0.02 and rl.device == "cpu" and rl.max_steps == 5
     assert RLModelConfig().settings() == RLSettings()  # the config's defaults are the domain's
+
+
+def test_recipe_and_run_size_split_the_rl_settings_without_overlap() -> None:
+    """Every RL setting is either the recipe's or the run's, never both and never neither."""
+    run = set(RLModelConfig.model_fields)
+    recipe = set(RecipeResource.model_fields)
+    for dc, own in ((RLSettings, ("rollout", "device")), (RolloutConfig, ("scaffold",))):
+        for f in dataclasses.fields(dc):
+            if f.name not in own:
+                assert (f.name in run) != (f.name in recipe), f.name
 
 
 def test_a_field_added_to_the_domain_appears_in_run_config() -> None:

@@ -68,3 +68,17 @@ def thought_scorer(bg: BackgroundLoop, client: Any, role: str = "rrm"):
         return bg.run(all_of())
 
     return score
+
+
+def answer_judge(bg: BackgroundLoop, client: Any, role: str = "judge"):
+    """The judge as a batch function for WebDancer's reward: every answer of a reward batch
+    judged concurrently (identical answers share one request). Never raises: a failed call is
+    a ``None`` verdict, which the reward counts."""
+    from distill.answer_judge import JudgeItem, judge_answers
+
+    def judge(items: Sequence[tuple[str, str, Sequence[str], str]]) -> list[bool | None]:
+        batch = [JudgeItem(id=str(i), question=q, reference=ref, aliases=tuple(aliases), answer=ans)
+                 for i, (q, ref, aliases, ans) in enumerate(items)]
+        return [v.correct for v in bg.run(judge_answers(client, batch, role=role))]
+
+    return judge

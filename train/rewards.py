@@ -3,7 +3,9 @@
 Atom-Searcher (REFERENCE §5): R = :data:`FORMAT_PENALTY` (-1) when the rollout breaks the
 format, otherwise ``alpha_T * ATR + (1 - alpha_T) * F1`` with ``alpha_T = alpha_0 * (1 - T / T_max)``:
 early in training the process reward (the RRM's grades of the atomic thoughts) guides
-exploration, later the outcome decides. WebDancer's alternative is ``0.1 * format + 0.9 * correct``.
+exploration, later the outcome decides. WebDancer's alternative is ``0.1 * format + 0.9 * correct``,
+correctness judged by an LLM (the ``judge`` role, :data:`AnswerJudge`) as in the paper, or by
+outcome F1 when no judge is bound.
 
 :func:`atom_searcher_reward` and :func:`webdancer_reward` have TRL's reward-function shape,
 ``(completions, **kwargs) -> list[float]``: the dataset's columns (``answer``, ``aliases``,
@@ -44,6 +46,10 @@ Aggregation = Literal["mean", "min", "late_weighted"]
 #: A batch of (question, thoughts, context) -> per item, one grade in [0, 1] or None per thought.
 #: One call per reward batch, so an RRM endpoint grades a whole group concurrently.
 ThoughtScorer = Callable[[Sequence[tuple[str, Sequence[AtomicUnit], str]]], list[list[float | None]]]
+
+#: A batch of (question, reference, aliases, answer) -> per item, the judge's verdict (None: no
+#: verdict, e.g. the call failed). One call per reward batch, like :data:`ThoughtScorer`.
+AnswerJudge = Callable[[Sequence[tuple[str, str, Sequence[str], str]]], list[bool | None]]
 
 #: The reward of a rollout that breaks the protocol (Atom-Searcher).
 FORMAT_PENALTY: Final = -1.0
@@ -294,16 +300,40 @@ def atom_searcher_reward(completions: Sequence[Any], *, answer: Sequence[str],
 
 def webdancer_reward(completions: Sequence[Any], *, answer: Sequence[str],
                      aliases: Sequence[Sequence[str] | None] | None = None,
-                     turns: Sequence[Sequence[str]] | None = None, tool_names: Iterable[str] = AGENT_TOOLS,
-                     correct_f1: float = WEBDANCER_CORRECT_F1, f1_metric: Metric = REWARD_F1,
-                     log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
-    """WebDancer's reward per completion: 0.1 * format + 0.9 * correct, an answer being correct
-    at an outcome F1 of at least ``correct_f1``.
+                     turns: Sequence[Sequence[str]] | None = None, question: Sequence[str] | None = None,
+                     tool_names: Iterable[str] = AGENT_TOOLS, judge: AnswerJudge | None = None,
+                     stats: dict[str, int] | None = None, correct_f1: float = WEBDANCER_CORRECT_F1,
+                     f1_metric: Metric = REWARD_F1, log_metric: Callable[[str, float], None] | None = None,
+                     **_: Any) -> list[float]:
+    """WebDancer's reward per completion: 0.1 * format + 0.9 * correct.
+
+    With a ``judge`` (WebDancer's LLM judge; needs the ``question`` column) the answers of
+    well-formed rollouts are judged in one batch; ``stats`` counts ``judge_asked`` and
+    ``judge_graded`` so a dead judge endpoint is visible (the caller fails on low coverage). An
+    answer without a verdict, or every answer without a judge, is correct at an outcome F1 of
+    at least ``correct_f1``.
 
     >>> completions = ["<think>so</think><answer>Ada Rinn</answer>", "<answer>Ada</answer>"]
     >>> webdancer_reward(completions, answer=["Ada Rinn", "Ada Rinn"])
     [1.0, 0.1]
+    >>> lenient = lambda items: [True for _ in items]  # the judge accepts "Ada" where F1 does not
+    >>> webdancer_reward(completions, answer=["Ada Rinn", "Ada Rinn"], question=["Who?", "Who?"], judge=lenient)
+    [1.0, 1.0]
     """
     verdicts, f1s = _outcomes(completions, answer, aliases, turns, tool_names, f1_metric)
-    _log_means(log_metric, {"valid": [float(v.valid) for v in verdicts], "f1": f1s})
-    return [webdancer_blend(v.valid, f1 >= correct_f1) for v, f1 in zip(verdicts, f1s, strict=True)]
+    correct = [f1 >= correct_f1 for f1 in f1s]
+    if judge is not None:
+        if question is None:
+            raise ValueError("the judge needs the question column")
+        asked = [i for i, v in enumerate(verdicts) if v.valid and v.answer.strip()]
+        judged = judge([(question[i], answer[i], list((aliases[i] if aliases else None) or ()), verdicts[i].answer)
+                        for i in asked]) if asked else []
+        for i, verdict in zip(asked, judged, strict=True):
+            if verdict is not None:
+                correct[i] = verdict
+        if stats is not None:
+            stats["judge_asked"] = stats.get("judge_asked", 0) + len(asked)
+            stats["judge_graded"] = stats.get("judge_graded", 0) + sum(v is not None for v in judged)
+    _log_means(log_metric, {"valid": [float(v.valid) for v in verdicts], "f1": f1s,
+                            "correct": [float(c) for c in correct]})
+    return [webdancer_blend(v.valid, c) for v, c in zip(verdicts, correct, strict=True)]

@@ -7,7 +7,9 @@ in advance, so questions that are too easy or too hard for the teacher are left 
 any GPU time is spent on them. RL questions must also be disjoint from the SFT questions,
 or RL would reward answers the model was just taught.
 
-A record's ``prompt`` is the conversational system + user messages of one rollout, so
+A record's ``prompt`` is the conversational system + user messages of one rollout of the
+recipe's prompt style (``prompt_style``: Atom-Searcher's policy is prompted for atomic
+thoughts, so the RRM grades atomic units; WebDancer's with the plain ReAct prompt), so
 TRL's ``GRPOTrainer`` can use it directly; ``answer`` and ``aliases`` are dataset columns
 that reward functions receive as keyword arguments.
 """
@@ -20,13 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from crawl.drop_reasons import ALL_CORRECT, ALL_WRONG, IN_SFT, TOO_FEW_ROLLOUTS
+from crawl.drop_reasons import ALL_CORRECT, ALL_WRONG, IN_SFT, NO_ROLLOUT_IN_PROMPT_STYLE, TOO_FEW_ROLLOUTS
 from distill.agent.trajectory import STYLES, Trajectory
 from train.staging import dataset_from_rows, save_dataset, staged_dir
 
 log = logging.getLogger(__name__)
 
-DROP_REASONS = (IN_SFT, TOO_FEW_ROLLOUTS, ALL_CORRECT, ALL_WRONG)
+DROP_REASONS = (IN_SFT, TOO_FEW_ROLLOUTS, ALL_CORRECT, ALL_WRONG, NO_ROLLOUT_IN_PROMPT_STYLE)
 
 #: Where :func:`save_rl_dataset` puts things, relative to its ``out_dir`` (the card's configs point here).
 RL_LAYOUT = {
@@ -55,12 +57,14 @@ def rl_features() -> Any:
     })
 
 
-def _prompt_rollout(rollouts: Sequence[Trajectory]) -> Trajectory:
-    """The rollout whose prompt the record uses: a deterministic choice (style order of
-    :data:`STYLES`, then sample index, then id), so reruns give the same dataset."""
+def _prompt_rollout(rollouts: Sequence[Trajectory], style: str | None) -> Trajectory | None:
+    """The rollout whose prompt the record uses: of ``style`` when one is named (None when the
+    question has no rollout of it), else the first in the style order of :data:`STYLES`; then
+    by sample index and id, so reruns give the same dataset."""
     def key(t: Trajectory) -> tuple[int, int, str]:
         return (STYLES.index(t.style) if t.style in STYLES else len(STYLES), t.sample_index, t.id)
-    return min(rollouts, key=key)
+    pool = [t for t in rollouts if style is None or t.style == style]
+    return min(pool, key=key) if pool else None
 
 
 def _prompt_messages(t: Trajectory) -> list[dict[str, str]]:
@@ -78,7 +82,8 @@ def _prompt_messages(t: Trajectory) -> list[dict[str, str]]:
 
 
 def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], sft_question_ids: set[str],
-               min_rollouts: int = 2, difficulty_filter: bool = True) -> tuple[list[dict[str, Any]], Counter[str]]:
+               min_rollouts: int = 2, difficulty_filter: bool = True,
+               prompt_style: str | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
     """One record per question (sorted by ``question_id``) and the count of dropped questions by reason.
 
     ``correct`` maps trajectory id to the judged verdict; ``None`` (no answer to judge)
@@ -88,9 +93,14 @@ def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], 
     ``min_rollouts`` counted), ``all_correct`` (pass rate 1) or ``all_wrong`` (pass rate 0).
     ``difficulty_filter=False`` keeps the last two (DEMO ONLY: a tiny teacher solves nothing,
     so every question would be ``all_wrong``); their pass rate is still recorded.
+    ``prompt_style`` (one of :data:`STYLES`) takes the prompt from a rollout of that style, and
+    drops a question without one as ``no_rollout_in_prompt_style``; the pass rate is over the
+    rollouts of every style (more samples of the question's difficulty).
     """
     if min_rollouts < 1:
         raise ValueError(f"min_rollouts must be >= 1, got {min_rollouts}")
+    if prompt_style is not None and prompt_style not in STYLES:
+        raise ValueError(f"unknown prompt style {prompt_style!r}; use one of {', '.join(STYLES)}")
     by_question: dict[str, list[Trajectory]] = defaultdict(list)
     for t in trajs:
         if t.finish_reason == "error":
@@ -117,7 +127,10 @@ def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], 
         if difficulty_filter and n_correct == 0:
             drops[ALL_WRONG] += 1
             continue
-        head = _prompt_rollout(rollouts)
+        head = _prompt_rollout(rollouts, prompt_style)
+        if head is None:
+            drops[NO_ROLLOUT_IN_PROMPT_STYLE] += 1
+            continue
         records.append({
             "prompt": _prompt_messages(head),
             "question": head.question,

@@ -8,7 +8,7 @@ What this adds to the stock trainer, and why:
 - **Reward** (:class:`RolloutReward`, binding :mod:`train.rewards`, where the arithmetic lives):
   Atom-Searcher's blend of the RRM's grades of the thoughts (ATR) and the outcome F1 with the
   curriculum weight alpha_T read from the trainer state (-1 when the rollout breaks the format),
-  or WebDancer's 0.1 * format + 0.9 * correct.
+  or WebDancer's 0.1 * format + 0.9 * correct (correctness by the ``judge`` role when one is bound).
 - **DAPO dynamic sampling** (:class:`AgentGRPOTrainer`): a group whose rollouts all got the
   same reward has zero advantage everywhere; its tokens are taken out of the loss mask so
   they do not dilute the token-level normaliser, and the share of such groups is logged.
@@ -36,6 +36,7 @@ from train.rewards import (
     REWARD_F1,
     WEBDANCER_CORRECT_F1,
     Aggregation,
+    AnswerJudge,
     ThoughtScorer,
     atom_searcher_reward,
     webdancer_reward,
@@ -90,6 +91,8 @@ class RLReport(TrainReport):
     tool_calls: int
     atr_asked: int = 0  # rollouts whose atomic thoughts were sent to the RRM
     atr_graded: int = 0  # ... and came back with at least one grade
+    judge_asked: int = 0  # webdancer with a judge: answers sent to the judge role
+    judge_graded: int = 0  # ... that came back with a verdict
     metrics: dict[str, float] = field(default_factory=dict)  # last logged value of each metric
 
 
@@ -120,16 +123,17 @@ class RolloutReward:
     :func:`train.rewards.webdancer_reward` bound to the run's settings, tools and RRM scorer
     (a class, not ``functools.partial``, because TRL names a reward by its ``__name__``).
 
-    ``stats`` gathers ATR coverage, ``atr_asked`` / ``atr_graded``: a dead RRM would otherwise
-    turn the Atom-Searcher reward into F1 only without a word."""
+    ``stats`` gathers ATR coverage, ``atr_asked`` / ``atr_graded``, and the judge's,
+    ``judge_asked`` / ``judge_graded``: a dead RRM or judge would otherwise turn the reward into
+    F1 only without a word."""
 
     def __init__(self, settings: RLSettings, tool_names: Sequence[str], scorer: ThoughtScorer | None,
-                 stats: dict[str, int] | None = None) -> None:
+                 stats: dict[str, int] | None = None, judge: AnswerJudge | None = None) -> None:
         if settings.reward not in ("atom_searcher", "webdancer"):
             raise ValueError(f"unknown reward {settings.reward!r}; use atom_searcher or webdancer")
-        self.settings, self.tool_names, self.scorer = settings, frozenset(tool_names), scorer
+        self.settings, self.tool_names, self.scorer, self.judge = settings, frozenset(tool_names), scorer, judge
         self.stats = stats if stats is not None else {}
-        for key in ("atr_asked", "atr_graded"):
+        for key in ("atr_asked", "atr_graded", "judge_asked", "judge_graded"):
             self.stats.setdefault(key, 0)
         self.__name__ = settings.reward
 
@@ -138,8 +142,9 @@ class RolloutReward:
                  **columns: Any) -> list[float]:
         s = self.settings
         if s.reward == "webdancer":
-            rewards = webdancer_reward(completions, tool_names=self.tool_names, correct_f1=s.correct_f1,
-                                       f1_metric=s.f1_metric, log_metric=log_metric, **columns)
+            rewards = webdancer_reward(completions, tool_names=self.tool_names, judge=self.judge, stats=self.stats,
+                                       correct_f1=s.correct_f1, f1_metric=s.f1_metric, log_metric=log_metric,
+                                       **columns)
         else:
             rewards = atom_searcher_reward(completions, tool_names=self.tool_names, scorer=self.scorer,
                                            stats=self.stats, alpha0=s.alpha0, max_steps=s.max_steps,
@@ -192,6 +197,11 @@ def _trainer_class() -> type[Any]:
     return AgentGRPOTrainer
 
 
+def new_stats() -> dict[str, int]:
+    """The run's counters, filled by the rollout function and the reward."""
+    return {"rollouts": 0, "tool_calls": 0, "atr_asked": 0, "atr_graded": 0, "judge_asked": 0, "judge_graded": 0}
+
+
 def make_rollout_func(tokenizer: Any, tool: ToolFn, tool_names: Sequence[str], config: RolloutConfig,
                       temperature: float, stats: dict[str, int]) -> Callable[[list[Any], Any], dict[str, Any]]:
     from train.rl_policy import HFPolicy
@@ -223,7 +233,8 @@ def make_rollout_func(tokenizer: Any, tool: ToolFn, tool_names: Sequence[str], c
 
 
 def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, settings: RLSettings, *, tool: ToolFn,
-                  tool_names: Sequence[str], scorer: ThoughtScorer | None, stats: dict[str, int] | None = None) -> Any:
+                  tool_names: Sequence[str], scorer: ThoughtScorer | None, stats: dict[str, int] | None = None,
+                  judge: AnswerJudge | None = None) -> Any:
     """The configured trainer (exposed for tests that need its loss)."""
     import os
 
@@ -250,8 +261,9 @@ def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, sett
         remove_unused_columns=False,
     )
     cls = _trainer_class()
-    counters = stats if stats is not None else {"rollouts": 0, "tool_calls": 0, "atr_asked": 0, "atr_graded": 0}
-    trainer = cls(model=model, reward_funcs=[RolloutReward(s, tool_names, scorer, counters)], args=args, train_dataset=dataset,
+    counters = stats if stats is not None else new_stats()
+    trainer = cls(model=model, reward_funcs=[RolloutReward(s, tool_names, scorer, counters, judge)], args=args,
+                  train_dataset=dataset,
                   processing_class=tokenizer,
                   rollout_func=make_rollout_func(tokenizer, tool, tool_names, s.rollout, s.temperature, counters))
     trainer.mask_zero_variance = s.mask_zero_variance_groups
@@ -275,13 +287,14 @@ def load_rl_prompts(dataset_dir: str | Path) -> Any:
 
 def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, settings: RLSettings | None = None, *,
            tool: ToolFn, tool_names: Sequence[str], scorer: ThoughtScorer | None = None,
-           progress: Callable[[int, int, float], None] | None = None) -> RLReport:
+           judge: AnswerJudge | None = None, progress: Callable[[int, int, float], None] | None = None) -> RLReport:
     """Train from ``model_dir`` (the SFT checkpoint), save to ``out_dir/checkpoint`` and write
     ``out_dir/train_report.json``."""
     s = settings or RLSettings()
     ds = load_rl_prompts(dataset_dir)
-    stats = {"rollouts": 0, "tool_calls": 0, "atr_asked": 0, "atr_graded": 0}
-    trainer = build_trainer(ds, model_dir, out_dir, s, tool=tool, tool_names=tool_names, scorer=scorer, stats=stats)
+    stats = new_stats()
+    trainer = build_trainer(ds, model_dir, out_dir, s, tool=tool, tool_names=tool_names, scorer=scorer, stats=stats,
+                            judge=judge)
     if progress is not None:
         trainer.add_callback(progress_callback(progress))
     device, dtype = device_and_dtype(s.device)
@@ -300,7 +313,8 @@ def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, 
     tokens = int(trainer.state.num_input_tokens_seen or 0)
     run = run_fields(trainer, checkpoint=ckpt, device=device, dtype=dtype, seconds=seconds, tokens=tokens)
     report = RLReport(**run, prompts=len(ds), rollouts=stats["rollouts"], tool_calls=stats["tool_calls"],
-                      atr_asked=stats["atr_asked"], atr_graded=stats["atr_graded"], metrics=last)
+                      atr_asked=stats["atr_asked"], atr_graded=stats["atr_graded"], judge_asked=stats["judge_asked"],
+                      judge_graded=stats["judge_graded"], metrics=last)
     loss = last.get("loss", 0.0)
     if not math.isfinite(loss):
         raise RuntimeError(f"RL diverged: loss {loss}")
