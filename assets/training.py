@@ -223,6 +223,9 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
             "rollouts": report.rollouts,
             "tool_calls": report.tool_calls,
             "tool_calls_per_rollout": round(report.tool_calls / max(1, report.rollouts), 3),
+            "generation": report.generation,
+            "rollout_tokens_per_s": round(report.generated_tokens / report.rollout_seconds, 1)
+            if report.rollout_seconds else None,
             "recipe": dg.MetadataValue.json(recipe.summary()),
             "reward_kind": recipe.reward,
             "prompt_style": ", ".join(f"{style} ({n})" for style, n in prompt_styles),

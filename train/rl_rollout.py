@@ -10,6 +10,12 @@ turn, the ``<tool_response>`` user turn) against an in-process model and keeps t
 Observations are appended as text rendered by the tokenizer's own chat template, so the
 sequence the loss sees is the one the model would see at inference.
 
+Each episode is a generator that yields generation requests (:class:`GenRequest`) and runs
+the tools itself, so one protocol serves two drivers: :meth:`EpisodeRunner.run` answers the
+requests one at a time (HF ``generate`` on the trainer's model), :meth:`EpisodeRunner.run_batch`
+gathers one pending request per live episode and answers them in one call of a batching
+policy (vLLM). The tool loop and the environment mask are the same code in both.
+
 DEMO ONLY, ``scaffold``: a 135M model left free rarely writes a well-formed tool call, and a
 group whose rollouts are all malformed has zero reward variance and teaches nothing. With a
 scaffold the protocol's fixed text (``<think>``, ``<tool_call>{"name": "search", ...``) is
@@ -21,9 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from distill.agent.protocol import TOOL_RESPONSE_OPEN, Turn, corrective_message, parse_turn, truncate_observation
 
@@ -36,6 +42,29 @@ _SENTINEL = "\x00SEEKFORGE_TURN\x00"
 ToolFn = Callable[[str, dict[str, Any]], str]
 
 
+@dataclass(frozen=True, slots=True)
+class GenRequest:
+    """One generation an episode waits for (the arguments of :meth:`Policy.generate`)."""
+
+    ids: list[int]
+    max_new_tokens: int
+    stop: tuple[str, ...] = ()
+    string_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """What the policy sampled: token ids, and the sampler's log-probability of each when the
+    backend reports them (vLLM; TRL's importance-sampling correction needs them)."""
+
+    ids: list[int]
+    logprobs: list[float] | None = None
+
+
+#: An episode in progress: yields requests, is sent what was generated, returns the episode.
+EpisodeSteps = Generator[GenRequest, Generated, "Episode"]
+
+
 class Policy(Protocol):
     """What a rollout needs from the model being trained."""
 
@@ -46,6 +75,19 @@ class Policy(Protocol):
         """Sample up to ``max_new_tokens`` after ``ids``; stop at eos or after any ``stop`` text.
         ``string_only``: only tokens that can sit inside a JSON string, and stop at the closing quote."""
         ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+
+@runtime_checkable
+class BatchPolicy(Protocol):
+    """A policy that answers many requests in one call (vLLM), each with its own stop texts."""
+
+    eos_ids: frozenset[int]
+
+    def generate_batch(self, requests: Sequence[GenRequest]) -> list[Generated]: ...
 
     def encode(self, text: str) -> list[int]: ...
 
@@ -76,6 +118,7 @@ class Episode:
     prompt_ids: list[int]
     completion_ids: list[int] = field(default_factory=list)
     env_mask: list[int] = field(default_factory=list)  # 1 = the policy chose the token
+    logprobs: list[float | None] = field(default_factory=list)  # the sampler's, per completion token (None: env)
     turns: list[str] = field(default_factory=list)  # assistant texts as the model wrote them
     parsed: list[Turn] = field(default_factory=list)
     observations: list[str] = field(default_factory=list)
@@ -83,9 +126,10 @@ class Episode:
     invalid_turns: int = 0
     finish_reason: str = ""  # answer | max_turns | max_tokens | invalid
 
-    def add(self, ids: Sequence[int], *, policy: bool) -> None:
+    def add(self, ids: Sequence[int], *, policy: bool, logprobs: Sequence[float] | None = None) -> None:
         self.completion_ids.extend(ids)
         self.env_mask.extend([1 if policy else 0] * len(ids))
+        self.logprobs.extend(logprobs if logprobs is not None and len(logprobs) == len(ids) else [None] * len(ids))
 
     @property
     def answer(self) -> str:
@@ -109,9 +153,10 @@ def between_turns(tokenizer: Any, observation: str) -> str:
 
 
 class EpisodeRunner:
-    """Runs one episode at a time; ``tool`` executes a validated call and returns the observation."""
+    """Runs episodes; ``tool`` executes a validated call and returns the observation. ``policy``
+    is a :class:`Policy` (:meth:`run`) or a :class:`BatchPolicy` (:meth:`run_batch`)."""
 
-    def __init__(self, policy: Policy, tokenizer: Any, tool: ToolFn, tool_names: Sequence[str],
+    def __init__(self, policy: Policy | BatchPolicy, tokenizer: Any, tool: ToolFn, tool_names: Sequence[str],
                  config: RolloutConfig | None = None) -> None:
         self.policy, self.tokenizer, self.tool = policy, tokenizer, tool
         self.tool_names = frozenset(tool_names)
@@ -130,6 +175,41 @@ class EpisodeRunner:
         return list(ids)
 
     def run(self, messages: Sequence[dict[str, str]]) -> Episode:
+        """One episode, each generation answered as it is asked for."""
+        return self.run_batch([messages])[0]
+
+    def run_batch(self, batch: Sequence[Sequence[dict[str, str]]]) -> list[Episode]:
+        """Episodes in lockstep: every round, one pending request per live episode, answered in one
+        :meth:`BatchPolicy.generate_batch` call (or one by one by a plain :class:`Policy`)."""
+        steps = [self._episode(m) for m in batch]
+        done: dict[int, Episode] = {}
+        pending: dict[int, GenRequest] = {}
+        for i, ep in enumerate(steps):
+            try:
+                pending[i] = next(ep)
+            except StopIteration as stop:
+                done[i] = stop.value
+        while pending:
+            order = list(pending)
+            outputs = self._answer([pending[i] for i in order])
+            pending = {}
+            for i, out in zip(order, outputs, strict=True):
+                try:
+                    pending[i] = steps[i].send(out)
+                except StopIteration as stop:
+                    done[i] = stop.value
+        return [done[i] for i in range(len(steps))]
+
+    def _answer(self, requests: Sequence[GenRequest]) -> list[Generated]:
+        if isinstance(self.policy, BatchPolicy):
+            out = self.policy.generate_batch(requests)
+            if len(out) != len(requests):
+                raise RuntimeError(f"the policy answered {len(out)} of {len(requests)} generation requests")
+            return out
+        return [Generated(self.policy.generate(r.ids, r.max_new_tokens, stop=r.stop, string_only=r.string_only))
+                for r in requests]
+
+    def _episode(self, messages: Sequence[dict[str, str]]) -> EpisodeSteps:
         cfg = self.config
         ep = Episode(prompt_ids=self.prompt_ids(messages))
         for turn_no in range(cfg.max_turns):
@@ -139,9 +219,9 @@ class EpisodeRunner:
                 return ep
             if cfg.scaffold:
                 action = cfg.scaffold[min(turn_no, len(cfg.scaffold) - 1)]
-                text, ended_eos = self._scaffolded_turn(ep, action)
+                text, ended_eos = yield from self._scaffolded_turn(ep, action)
             else:
-                text, ended_eos = self._free_turn(ep, budget)
+                text, ended_eos = yield from self._gen(ep, min(cfg.max_new_tokens, budget), stop=STOPS)
             capped = not ended_eos and not any(text.rstrip().endswith(s) for s in STOPS)
             turn = parse_turn(text, self.tool_names, length_capped=capped)
             ep.turns.append(text)
@@ -174,16 +254,15 @@ class EpisodeRunner:
         if text:
             ep.add(self.policy.encode(text), policy=False)
 
-    def _gen(self, ep: Episode, max_new: int, *, stop: Sequence[str] = (), string_only: bool = False) -> tuple[str, bool]:
-        ids = self.policy.generate(ep.prompt_ids + ep.completion_ids, max_new, stop=stop, string_only=string_only)
-        ep.add(ids, policy=True)
-        ended_eos = bool(ids) and ids[-1] in self.policy.eos_ids
-        return self.policy.decode([i for i in ids if i not in self.policy.eos_ids]), ended_eos
+    def _gen(self, ep: Episode, max_new: int, *, stop: Sequence[str] = (),
+             string_only: bool = False) -> Generator[GenRequest, Generated, tuple[str, bool]]:
+        out = yield GenRequest(ep.prompt_ids + ep.completion_ids, max_new, tuple(stop), string_only)
+        ep.add(out.ids, policy=True, logprobs=out.logprobs)
+        eos = self.policy.eos_ids
+        ended_eos = bool(out.ids) and out.ids[-1] in eos
+        return self.policy.decode([i for i in out.ids if i not in eos]), ended_eos
 
-    def _free_turn(self, ep: Episode, budget: int) -> tuple[str, bool]:
-        return self._gen(ep, min(self.config.max_new_tokens, budget), stop=STOPS)
-
-    def _scaffolded_turn(self, ep: Episode, action: str) -> tuple[str, bool]:
+    def _scaffolded_turn(self, ep: Episode, action: str) -> Generator[GenRequest, Generated, tuple[str, bool]]:
         """Environment text and policy text interleaved; returns the turn's text. Each policy
         piece gets at least one token, so a turn may overrun the budget by a few tokens."""
         cfg = self.config
@@ -193,35 +272,36 @@ class EpisodeRunner:
             parts.append(text)
             self._append_env(ep, text)
 
-        def policy(max_new: int, *, stop: Sequence[str] = (), string_only: bool = False) -> str:
+        def policy(max_new: int, *, stop: Sequence[str] = (),
+                   string_only: bool = False) -> Generator[GenRequest, Generated, str]:
             left = cfg.max_completion_tokens - len(ep.completion_ids)
-            text, _ = self._gen(ep, max(1, min(max_new, left)), stop=stop, string_only=string_only)
+            text, _ = yield from self._gen(ep, max(1, min(max_new, left)), stop=stop, string_only=string_only)
             parts.append(text)
             return text
 
         env("<think>")
-        thought = policy(cfg.max_thought_tokens, stop=("</think>",))
+        thought = yield from policy(cfg.max_thought_tokens, stop=("</think>",))
         if not thought.endswith("</think>"):
             env("</think>")
         if action == "answer":
             env("\n<answer>")
-            answer = policy(cfg.max_field_tokens, stop=("</answer>",))
+            answer = yield from policy(cfg.max_field_tokens, stop=("</answer>",))
             if not answer.endswith("</answer>"):
                 env("</answer>")
             return "".join(parts), False
 
-        def field(prefix: str) -> None:
+        def field(prefix: str) -> Generator[GenRequest, Generated, None]:
             env(prefix)
-            value = policy(cfg.max_field_tokens, string_only=True)
+            value = yield from policy(cfg.max_field_tokens, string_only=True)
             if not value.endswith('"'):
                 env('"')
 
         env(f'\n<tool_call>{{"name": {json.dumps(action)}, "arguments": ')
         if action == "search":
-            field('{"query": ["')
+            yield from field('{"query": ["')
             env("]}}</tool_call>")
         else:
-            field('{"url": ["')
-            field('], "goal": "')
+            yield from field('{"url": ["')
+            yield from field('], "goal": "')
             env("}}</tool_call>")
         return "".join(parts), False

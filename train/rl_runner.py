@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 LossType = Literal["dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo"]  # TRL 1.16's GRPO loss types
 RewardKind = Literal["atom_searcher", "webdancer"]
+Generation = Literal["auto", "hf", "vllm"]
+VLLMMode = Literal["colocate", "server"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,16 @@ class RLSettings:
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     seed: int = 0
     device: str = "auto"  # auto | cuda | cpu (see train.sft_runner.device_and_dtype)
+    generation: Generation = field(default="auto", metadata={"help": "Rollout generation: vllm (TRL's vLLM engine, "
+                                   "needs CUDA and the .[gpu] extra), hf (transformers generate), auto (vllm when both "
+                                   "are there, else hf)."})
+    vllm_mode: VLLMMode = field(default="colocate", metadata={"help": "colocate: vLLM in the trainer's process, "
+                                                                     "sharing the GPU; server: a `trl vllm-serve` "
+                                                                     "process at vllm_server_base_url."})
+    vllm_server_base_url: str = field(default="", metadata={"help": "server mode: the `trl vllm-serve` URL "
+                                                                    "(empty: TRL's default host and port)."})
+    vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "colocate mode: the GPU memory share "
+                                                                             "vLLM may take."})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -93,6 +105,9 @@ class RLReport(TrainReport):
     atr_graded: int = 0  # ... and came back with at least one grade
     judge_asked: int = 0  # webdancer with a judge: answers sent to the judge role
     judge_graded: int = 0  # ... that came back with a verdict
+    generation: str = "hf"  # hf | vllm_colocate | vllm_server
+    generated_tokens: int = 0  # policy tokens of all rollouts (environment tokens not counted)
+    rollout_seconds: float = 0.0  # wall time inside rollout_func (generation and tools)
     metrics: dict[str, float] = field(default_factory=dict)  # last logged value of each metric
 
 
@@ -199,12 +214,36 @@ def _trainer_class() -> type[Any]:
 
 def new_stats() -> dict[str, int]:
     """The run's counters, filled by the rollout function and the reward."""
-    return {"rollouts": 0, "tool_calls": 0, "atr_asked": 0, "atr_graded": 0, "judge_asked": 0, "judge_graded": 0}
+    return {"rollouts": 0, "tool_calls": 0, "atr_asked": 0, "atr_graded": 0, "judge_asked": 0, "judge_graded": 0,
+            "generated_tokens": 0, "rollout_ms": 0}
+
+
+def resolve_generation(generation: str, device: str) -> bool:
+    """Whether rollouts go through vLLM: ``vllm`` insists (an error naming what is missing),
+    ``hf`` never, ``auto`` when the run is on CUDA and vLLM is installed."""
+    import importlib.util
+
+    if generation not in ("auto", "hf", "vllm"):
+        raise ValueError(f"unknown generation {generation!r}; use auto, hf or vllm")
+    if generation == "hf":
+        return False
+    has_vllm = importlib.util.find_spec("vllm") is not None
+    if generation == "vllm":
+        if device != "cuda":
+            raise ValueError(f"generation: vllm needs CUDA, and this run is on {device}; use generation: hf or auto")
+        if not has_vllm:
+            raise ValueError("generation: vllm, but vLLM is not installed: pip install -e '.[gpu]'")
+        return True
+    return device == "cuda" and has_vllm
 
 
 def make_rollout_func(tokenizer: Any, tool: ToolFn, tool_names: Sequence[str], config: RolloutConfig,
                       temperature: float, stats: dict[str, int]) -> Callable[[list[Any], Any], dict[str, Any]]:
-    from train.rl_policy import HFPolicy
+    """TRL's ``rollout_func``: the multi-turn episodes of a generation batch. With vLLM every
+    live episode's turn goes to the engine in one call per round (:meth:`EpisodeRunner.run_batch`)
+    and the sampler's log-probabilities come back for TRL's importance-sampling correction;
+    with HF ``generate`` the episodes run one after another on the trainer's model."""
+    from train.rl_policy import HFPolicy, VLLMPolicy
 
     cache: dict[str, Any] = {}
 
@@ -212,16 +251,26 @@ def make_rollout_func(tokenizer: Any, tool: ToolFn, tool_names: Sequence[str], c
         model = trainer.accelerator.unwrap_model(trainer.model)
         if cache.get("model") is not model:
             cache["model"] = model
-            cache["runner"] = EpisodeRunner(HFPolicy(model, tokenizer, temperature=temperature), tokenizer, tool,
-                                            tool_names, config)
+            if getattr(trainer, "use_vllm", False):
+                policy: Any = VLLMPolicy(trainer.vllm_generation, trainer.vllm_mode, tokenizer, temperature=temperature,
+                                         generation_config=getattr(model, "generation_config", None))
+            else:
+                policy = HFPolicy(model, tokenizer, temperature=temperature)
+            cache["runner"] = EpisodeRunner(policy, tokenizer, tool, tool_names, config)
         runner: EpisodeRunner = cache["runner"]
-        episodes: list[Episode] = [runner.run(p) for p in prompts]
+        vllm = getattr(trainer, "use_vllm", False)
+        started = time.perf_counter()
+        episodes: list[Episode] = runner.run_batch(prompts) if vllm else [runner.run(p) for p in prompts]
+        stats["rollout_ms"] = stats.get("rollout_ms", 0) + round(1000 * (time.perf_counter() - started))
         stats["rollouts"] += len(episodes)
         stats["tool_calls"] += sum(e.tool_calls for e in episodes)
+        stats["generated_tokens"] = stats.get("generated_tokens", 0) + sum(sum(e.env_mask) for e in episodes)
         return {
             "prompt_ids": [e.prompt_ids for e in episodes],
             "completion_ids": [e.completion_ids for e in episodes],
-            "logprobs": None,  # only read with vLLM; the trainer recomputes them
+            # vLLM: the sampler's log-probabilities (None on environment tokens: no correction there);
+            # HF generate: none, the trainer recomputes them.
+            "logprobs": [e.logprobs for e in episodes] if vllm else None,
             "env_mask": [e.env_mask for e in episodes],
             "turns": [e.turns for e in episodes],
             "thoughts": [e.thoughts for e in episodes],
@@ -247,6 +296,14 @@ def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, sett
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental; we know, and pin TRL
     s = settings
     device, dtype = device_and_dtype(s.device)
+    use_vllm = resolve_generation(s.generation, device)
+    vllm_args: dict[str, Any] = {}
+    if use_vllm:
+        vllm_args = {"use_vllm": True, "vllm_mode": s.vllm_mode,
+                     "vllm_gpu_memory_utilization": s.vllm_gpu_memory_utilization}
+        if s.vllm_mode == "server" and s.vllm_server_base_url:
+            vllm_args["vllm_server_base_url"] = s.vllm_server_base_url
+    log.info("RL rollouts: %s", f"vLLM ({s.vllm_mode})" if use_vllm else "transformers generate")
     torch.manual_seed(s.seed)
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
@@ -258,7 +315,7 @@ def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, sett
         max_completion_length=s.rollout.max_completion_tokens, entropy_coef=s.entropy_base,
         bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16, use_cpu=device == "cpu", report_to="none",
         save_strategy="no", logging_steps=1, disable_tqdm=True, seed=s.seed, activation_checkpointing=False,
-        remove_unused_columns=False,
+        remove_unused_columns=False, **vllm_args,
     )
     cls = _trainer_class()
     counters = stats if stats is not None else new_stats()
@@ -314,7 +371,10 @@ def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, 
     run = run_fields(trainer, checkpoint=ckpt, device=device, dtype=dtype, seconds=seconds, tokens=tokens)
     report = RLReport(**run, prompts=len(ds), rollouts=stats["rollouts"], tool_calls=stats["tool_calls"],
                       atr_asked=stats["atr_asked"], atr_graded=stats["atr_graded"], judge_asked=stats["judge_asked"],
-                      judge_graded=stats["judge_graded"], metrics=last)
+                      judge_graded=stats["judge_graded"],
+                      generation=f"vllm_{s.vllm_mode}" if getattr(trainer, "use_vllm", False) else "hf",
+                      generated_tokens=stats["generated_tokens"], rollout_seconds=stats["rollout_ms"] / 1000,
+                      metrics=last)
     loss = last.get("loss", 0.0)
     if not math.isfinite(loss):
         raise RuntimeError(f"RL diverged: loss {loss}")
