@@ -43,8 +43,10 @@ class JudgeVerdict:
     reason: str
 
 
-def judge_messages(item: JudgeItem) -> list[dict[str, str]]:
-    return load_prompt("answer_judge").messages(question=item.question, reference=item.reference,
+def judge_messages(item: JudgeItem, prompt: str = "answer_judge") -> list[dict[str, str]]:
+    """The judge request for one item; ``prompt``: any template taking question, reference,
+    aliases and answer (``eval_judge`` is the benchmark evaluation's, :mod:`train.eval_judge`)."""
+    return load_prompt(prompt).messages(question=item.question, reference=item.reference,
                                                 aliases=list(item.aliases), answer=item.answer)
 
 
@@ -65,7 +67,7 @@ def _seed(item: JudgeItem) -> int:
 
 
 async def judge_answers(client: LLMClient, items: Sequence[JudgeItem], *, role: str = "judge",
-                        max_tokens: int = 120) -> list[JudgeVerdict]:
+                        max_tokens: int = 120, prompt: str = "answer_judge") -> list[JudgeVerdict]:
     """One verdict per item, in order. Identical (question, reference, answer) triples share one
     cached request, so K rollouts that agree cost one call."""
 
@@ -75,7 +77,7 @@ async def judge_answers(client: LLMClient, items: Sequence[JudgeItem], *, role: 
     async def one(item: JudgeItem) -> tuple[bool | None, str]:
         if not item.answer.strip():
             return False, "empty_answer"
-        result = await client.chat(role, judge_messages(item), seed=_seed(item), json_schema=JUDGE_SCHEMA,
+        result = await client.chat(role, judge_messages(item, prompt), seed=_seed(item), json_schema=JUDGE_SCHEMA,
                                    temperature=0.0, max_tokens=max_tokens)
         return parse_judgement(result)
 

@@ -85,8 +85,10 @@ __all__ = [
     "BenchmarkIndex",
     "Match",
     "MatchKind",
+    "iter_jsonl",
     "load_questions",
     "match_key",
+    "read_text",
 ]
 
 MatchKind = Literal["exact", "ngram", "minhash"]
@@ -186,17 +188,9 @@ def _parquet_values(path: Path, field: str) -> list[object]:
 
 
 def _json_values(path: Path, suffixes: list[str], field: str) -> list[object]:
-    raw = path.read_bytes()
+    text = read_text(path)
     if suffixes and suffixes[-1] == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise BenchmarkFileError(f"{path}: not a readable gzip file ({exc})") from exc
         suffixes = suffixes[:-1]
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BenchmarkFileError(f"{path}: not UTF-8 text (is it Parquet without a .parquet name?)") from exc
     lines_first = bool(suffixes) and suffixes[-1] in (".jsonl", ".ndjson")
     if not lines_first:
         try:
@@ -205,15 +199,38 @@ def _json_values(path: Path, suffixes: list[str], field: str) -> list[object]:
             doc = None  # maybe JSONL under a .json name: try that below
         else:
             return _records_values(doc, path, field)
-    return [_record_value(rec, field) for rec in _jsonl_records(text, path)]
+    return [_record_value(rec, field) for _, rec in iter_jsonl(text, path)]
 
 
-def _jsonl_records(text: str, path: Path) -> Iterator[object]:
+def read_text(path: Path) -> str:
+    """The text of a benchmark file, gunzipped when it is gzip (by ``.gz`` name or by its magic bytes).
+
+    Shared with :mod:`train.benchmarks`, so both readers give the same messages for the
+    same broken file. Raises :class:`BenchmarkFileError` naming ``path``.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BenchmarkFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if path.suffix.lower() == ".gz" or raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise BenchmarkFileError(f"{path}: not a readable gzip file ({exc})") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BenchmarkFileError(f"{path}: not UTF-8 text (is it Parquet without a .parquet name?)") from exc
+
+
+def iter_jsonl(text: str, path: Path) -> Iterator[tuple[int, object]]:
+    """(1-based line number, parsed value) of each non-blank line; a broken line raises
+    :class:`BenchmarkFileError` naming ``path:line``."""
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            yield lineno, json.loads(line)
         except json.JSONDecodeError as exc:
             raise BenchmarkFileError(f"{path}:{lineno}: neither JSON nor JSON lines ({exc.msg})") from None
 

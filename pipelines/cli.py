@@ -344,6 +344,43 @@ def _decontaminate_question(raw: bytes) -> str | None:
     return question if isinstance(question, str) and question.strip() else None
 
 
+class _UsageFail(click.ClickException):
+    """A usage error as one ``Error: ...`` line and exit status 2 (click's UsageError adds the usage text)."""
+
+    exit_code = 2
+
+
+@main.command("eval")
+@click.option("--benchmark", "benchmarks", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Benchmark file (FlashRAG / verl / HotpotQA JSON / JSONL / Parquet / CSV); repeat for several.")
+@click.option("--format", "fmt", type=click.Choice(["flashrag", "verl", "hotpotqa", "qa", "csv"]), default=None,
+              help="Record schema to use instead of detecting it (csv: read as CSV / TSV).")
+@click.option("--list", "list_only", is_flag=True,
+              help='Print the parsed records as JSON lines {"id", "question", "answers"} and exit.')
+def eval_command(benchmarks: tuple[Path, ...], fmt: str | None, list_only: bool) -> None:
+    """Evaluate an agent on standard QA benchmarks (train.benchmarks, train.eval_metrics).
+
+    Every file is read before anything is printed, so an error in the third file leaves no
+    partial listing. Running the agent is not wired to this command yet: use --list.
+    """
+    from train.benchmarks import BenchmarkFileError, load_benchmark
+
+    if not benchmarks:
+        raise _UsageFail("no benchmark file: give --benchmark FILE (repeatable)")
+    try:
+        loaded = [load_benchmark(path, fmt) for path in benchmarks]  # type: ignore[arg-type]
+    except BenchmarkFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not list_only:
+        raise _UsageFail("running the agent on benchmarks is not wired into `seekforge eval` yet; "
+                         "use --list to check how the files parse")
+    out = sys.stdout
+    for records in loaded:
+        for record in records:
+            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    logging.getLogger(__name__).info("listed %d records from %d files", sum(map(len, loaded)), len(loaded))
+
+
 from pipelines.cli_filter import filter_command  # noqa: E402  (its own module: it is long)
 
 main.add_command(filter_command)

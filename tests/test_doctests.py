@@ -12,6 +12,7 @@ MODULES = [
     "train.rewards",  # TRL reward functions come with doctests (STYLE.md)
     "distill.agent.protocol",
     "train.report",
+    "train.eval_metrics",  # pass@k
 ]
 
 
