@@ -21,6 +21,7 @@ from assets.resources import AgentToolsResource, CrawlerResource, LLMResource, M
 from assets.settings_fields import config_base, settings_from
 from assets.trajectories import AgentAction
 from distill.records import write_table
+from filters.metrics import Metric
 from train.rl_rollout import RolloutConfig
 from train.rl_runner import RLSettings
 
@@ -257,8 +258,20 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
 
 
 class AgentEvalConfig(dg.Config):
-    max_questions: int = Field(default=50, description="Held-out qa_pool questions (seen by neither SFT nor RL).")
+    max_questions: int = Field(default=50, description="Held-out qa_pool questions (seen by neither SFT nor RL), "
+                                                       "scored as the benchmark 'held_out'.")
+    benchmarks: list[str] = Field(default_factory=list, description="Benchmark files (FlashRAG / verl / HotpotQA JSON "
+                                  "/ JSONL / Parquet / CSV, see train/benchmarks.py) to score every checkpoint on, "
+                                  "beside the held-out questions; named by file (train.benchmarks.benchmark_name).")
+    benchmark_limit: int = Field(default=0, description="Questions per benchmark file, in file order (0 = all).")
     checkpoints: list[str] = Field(default_factory=lambda: ["base", "sft", "rl"], description="Any of base, sft, rl.")
+    samples: int = Field(default=1, description="Rollouts per question (pass@k needs k <= samples).")
+    pass_k: list[int] = Field(default_factory=lambda: [1], description="The k of pass@k.")
+    metric: Metric = Field(default="hotpotqa", description="EM / F1 rules: hotpotqa (official) or deepresearcher.")
+    criterion: Literal["em", "cover_em", "judge"] = Field(default="em", description="What makes a sample correct "
+                                                                                    "for pass@k.")
+    judge: bool = Field(default=False, description="LLM-judge accuracy by the judge role, with the fixed, versioned "
+                                                   "eval_judge prompt (DeepResearcher's model-based evaluation).")
     current_date: str = Field(default="", description="Date in the system prompt; empty = today (UTC).")
     max_turns: int = 10
     max_tokens_per_turn: int = 512
@@ -273,25 +286,40 @@ class AgentEvalConfig(dg.Config):
                                                   "are unchanged.")
 
 
+_SCALING = ("agent", "trajectories", "response_unit", "response_tokens_mean", "thinking_tokens_mean",
+            "tool_calls_mean", "tool_calls_p90", "turns_mean", "turns_max")
+_TABLE = ("agent", "questions", "samples", "em", "f1", "cover_em", "answer_rate", "format_valid", "pass@1",
+          "judge_acc", "judge_missing")
+
+
+def _rounded(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+
+
 @dg.asset(
     group_name=GROUP, kinds={"python", "huggingface"}, owners=OWNERS,
     deps=[rl_model],
     description="Base, SFT and RL checkpoints served by `transformers serve` (OpenAI-compatible, 127.0.0.1) and run "
-                "as ReAct agents, unconstrained, on held-out qa_pool questions: F1 / EM, answer rate, format "
-                "validity and tool calls per question.",
+                "as ReAct agents in the recipe's prompt style, unconstrained, on held-out qa_pool questions and on "
+                "standard benchmark files: official EM / F1, cover-EM, pass@k, answer rate, format validity, LLM-judge "
+                "accuracy; and per checkpoint the response / thinking tokens, tool calls and turns (test-time scaling).",
 )
 def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, storage: StorageResource,
                llm: LLMResource, crawler: CrawlerResource, agent_tools: AgentToolsResource,
-               models: ModelsResource) -> dg.MaterializeResult:
+               models: ModelsResource, recipe: RecipeResource) -> dg.MaterializeResult:
     import asyncio
     from datetime import UTC, datetime
 
     import polars as pl
 
-    from distill.agent.loop import RolloutSettings, run_rollouts
-    from distill.agent.styles import short_style
+    from assets.trajectories import style_for
+    from distill.agent.loop import RolloutSettings
     from distill.llm.roles import RoleConfig
-    from train.agent_eval import held_out_items, serving_dir, summarize
+    from train.agent_eval import held_out_items, serving_dir
+    from train.base_model import load_tokenizer
+    from train.benchmark_eval import AgentEval, EvalSettings, evaluate_agent, plot, write_csv
+    from train.benchmarks import BenchmarkRecord, load_benchmarks
+    from train.eval_metrics import tokenizer_counter
     from train.reuse import fingerprint, forget, record, recorded, upstream_fingerprint
     from train.serve import CheckpointServer
 
@@ -299,23 +327,36 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
     unknown = sorted(set(config.checkpoints) - {"base", "sft", "rl"})
     if unknown:
         raise ValueError(f"unknown checkpoints {unknown}; use base, sft, rl")
+    settings = EvalSettings(samples=config.samples, seed=config.seed, judge=config.judge, variant=config.metric,
+                            criterion=config.criterion, ks=tuple(config.pass_k))
     paths = {"base": models.base_model_path(storage), "sft": storage.path("models", "sft", "checkpoint"),
              "rl": storage.path("models", "rl", "checkpoint")}
     seen = set(pl.read_parquet(storage.path("datasets", "question_split.parquet"))["question_id"].to_list())
     pool = pl.read_parquet(storage.path("qa", "qa_pool.parquet"))
     items = held_out_items(pool.iter_rows(named=True), seen, config.max_questions)
-    if not items:
-        raise ValueError(f"qa_pool has no question outside the {len(seen)} used for SFT/RL; nothing to evaluate on")
+    benches: dict[str, list[BenchmarkRecord]] = {}
+    if items:
+        benches["held_out"] = [BenchmarkRecord(i.id, i.question, (i.answer, *i.aliases)) for i in items]
+    for name, recs in load_benchmarks(config.benchmarks).items():
+        if name in benches:
+            raise ValueError(f"benchmark file named {name!r} clashes with the held-out questions; rename the file")
+        benches[name] = recs[: config.benchmark_limit] if config.benchmark_limit else recs
+    if not benches:
+        raise ValueError(f"nothing to evaluate on: qa_pool has no question outside the {len(seen)} used for SFT/RL "
+                         f"and no benchmark file is configured")
     date = config.current_date or datetime.now(UTC).date().isoformat()
-    settings = RolloutSettings(max_turns=config.max_turns, max_tokens_per_turn=config.max_tokens_per_turn,
-                               max_total_tokens=config.max_total_tokens, max_context_chars=config.max_context_chars,
-                               max_observation_chars=config.max_observation_chars, temperature=config.temperature)
+    rollout = RolloutSettings(max_turns=config.max_turns, max_tokens_per_turn=config.max_tokens_per_turn,
+                              max_total_tokens=config.max_total_tokens, max_context_chars=config.max_context_chars,
+                              max_observation_chars=config.max_observation_chars, temperature=config.temperature)
+    counter = tokenizer_counter(load_tokenizer(paths["base"]), "base")
     out = storage.path("eval")
-    rows, all_trajs = [], []
+    results: list[AgentEval] = []
     with llm.session(storage) as session:
-        fp = fingerprint(settings={"eval": config.model_dump(exclude={"reuse"}), "date": date, "endpoints": session.endpoints(),
-                                   "tools": agent_tools.model_dump(),
-                                   "questions": [(i.id, i.question, i.answer) for i in items]},
+        fp = fingerprint(settings={"eval": config.model_dump(exclude={"reuse"}), "date": date,
+                                   "endpoints": session.endpoints(), "tools": agent_tools.model_dump(),
+                                   "style": recipe.rl_prompt_style.value,
+                                   "questions": {b: [(r.id, r.question, r.answers) for r in recs]
+                                                 for b, recs in benches.items()}},
                          stats=[paths["base"]],
                          upstream=[upstream_fingerprint(storage.path("models", "sft")),
                                    upstream_fingerprint(storage.path("models", "rl"))])
@@ -327,36 +368,56 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
             forget(out)
             for name in config.checkpoints:
                 link = serving_dir(paths[name], name, storage.path("models", "serving"))
-                t0 = time.monotonic()
                 with CheckpointServer(link, device=config.device, log_path=storage.path("logs", f"serve_{name}.log")) as srv:
                     policy = RoleConfig(name="policy", base_url=srv.base_url, model=srv.model,
                                         temperature=config.temperature, max_tokens=config.max_tokens_per_turn,
                                         structured="openai")
 
-                    async def go(policy: RoleConfig, name: str) -> list[Any]:
+                    async def go(policy: RoleConfig, name: str) -> AgentEval:
                         async with session.client({"policy": policy}, max_concurrency=1) as client, \
                                 agent_tools.tools(storage, crawler, client, session.cache) as box:
-                            style = short_style([t.schema for t in box.tools.values()], date, role="policy")
-                            return await run_rollouts(client, style, items, box.tools, settings, seed=config.seed,
-                                                      progress=StepProgress(context, f"agent_eval/{name}", "questions"))
+                            style = style_for(recipe.rl_prompt_style.value, [t.schema for t in box.tools.values()],
+                                              date, storage, role="policy")
+                            return await evaluate_agent(
+                                name, client, style, benches, box.tools, rollout, settings, counter=counter,
+                                progress=lambda b: StepProgress(context, f"agent_eval/{name}/{b}", "rollouts"))
 
-                    trajs = asyncio.run(go(policy, name))
-                row = summarize(name, trajs, ("search", "visit"), time.monotonic() - t0)
-                context.log.info(f"agent_eval {name}: {row.to_dict()}")
-                rows.append(row.to_dict())
-                all_trajs += [{"checkpoint": name, "question_id": t.question_id, "answer": t.final_answer,
-                               "finish_reason": t.finish_reason, "turns": len(t.steps)} for t in trajs]
+                    result = asyncio.run(go(policy, name))
+                results.append(result)
+                context.log.info(f"agent_eval {name}: " + "; ".join(
+                    f"{r['benchmark']} f1 {r['f1']:.3f} em {r['em']:.3f}" for r in result.table))
+            rows = [_rounded(r) for res in results for r in res.rows()]
     if prior is None:
         write_table(pl.DataFrame(rows), storage.path("eval", "agent_eval.parquet"))
-        write_table(pl.DataFrame(all_trajs), storage.path("eval", "agent_eval_rollouts.parquet"))
+        write_csv(rows, storage.path("eval", "agent_eval.csv"))
+        write_table(pl.DataFrame([{"checkpoint": res.agent, "benchmark": b, "question_id": t.question_id,
+                                   "sample": t.sample_index, "answer": t.final_answer,
+                                   "finish_reason": t.finish_reason, "turns": len(t.steps)}
+                                  for res in results for b, ts in res.trajectories.items() for t in ts]),
+                    storage.path("eval", "agent_eval_rollouts.parquet"))
         record(out, fp, {"rows": rows})
+    chart = plot([r for r in rows if r["benchmark"] != "overall"] or rows, storage.path("eval", "agent_eval.png"))
+    from filters.funnel_chart import png_markdown
+
+    by_bench: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_bench.setdefault(r["benchmark"], []).append(r)
     return dg.MaterializeResult(metadata={
-        "eval_table": dg.MetadataValue.md(md_table(rows)),
+        **{f"table_{b}": dg.MetadataValue.md(md_table([{k: r.get(k) for k in _TABLE} for r in rs]))
+           for b, rs in by_bench.items()},
+        "test_time_scaling": dg.MetadataValue.md(md_table([{k: r.get(k) for k in _SCALING}
+                                                           for r in by_bench.get("overall", [])])),
+        "plot": dg.MetadataValue.md(png_markdown(chart)),
+        "csv": dg.MetadataValue.path(str(storage.path("eval", "agent_eval.csv"))),
         "reused": prior is not None,
         "fingerprint": fp[:16],
-        "questions": len(items),
+        "style": recipe.rl_prompt_style.value,
+        "benchmarks": dg.MetadataValue.md(md_table([{"benchmark": b, "questions": len(recs)}
+                                                    for b, recs in benches.items()])),
         "held_out_from": f"qa_pool minus the {len(seen)} questions with teacher rollouts (SFT and RL splits)",
-        **{f"f1_{r['checkpoint']}": r["f1"] for r in rows},
+        "scoring": f"{config.metric} EM/F1, pass@k by {config.criterion}, "
+                   + ("judged with the versioned eval_judge prompt" if config.judge else "no judge"),
+        **{f"f1_{r['agent']}": r["f1"] for r in by_bench.get("overall", [])},
         "dagster/row_count": len(rows),
         "seconds": round(time.monotonic() - started, 1),
     })

@@ -247,12 +247,15 @@ def tool_failure_sentence(step: str, tallies: dict[str, ToolTally], max_share: f
             "so fix the tool's backend (its URL or key) and re-run.")
 
 
-def _style_for(name: str, tools: list[dict[str, Any]], date: str, storage: StorageResource) -> Style:
+def style_for(name: str, tools: list[dict[str, Any]], date: str, storage: StorageResource,
+              role: str | None = None) -> Style:
+    """The rollout style ``name`` with its system prompts (atomic: the atomic_prompts asset's),
+    run by ``role`` (default: the style's teacher role; agent_eval passes its policy)."""
     if name == "short":
-        return short_style(tools, date)
+        return short_style(tools, date, **({"role": role} if role else {}))
     if name == "long":
-        return long_style(tools, date)
-    return atomic_style(tools, date, _atomic_prompt_rows(storage))
+        return long_style(tools, date, **({"role": role} if role else {}))
+    return atomic_style(tools, date, _atomic_prompt_rows(storage), **({"role": role} if role else {}))
 
 
 def _make_trajectories(style: str) -> dg.AssetsDefinition:
@@ -282,7 +285,7 @@ def _make_trajectories(style: str) -> dg.AssetsDefinition:
             async def go() -> tuple[list[Trajectory], dict[str, Any], dict[str, int]]:
                 async with session.client() as client, \
                         agent_tools.tools(storage, crawler, client, session.cache) as box:
-                    st = _style_for(style, [t.schema for t in box.tools.values()], date, storage)
+                    st = style_for(style, [t.schema for t in box.tools.values()], date, storage)
                     trajs = await run_rollouts(client, st, items, box.tools, config.rollout_settings(),
                                                k=config.samples_per_question, seed=config.seed,
                                                progress=StepProgress(context, f"trajectories/{style}", "rollouts"))

@@ -357,28 +357,83 @@ class _UsageFail(click.ClickException):
               help="Record schema to use instead of detecting it (csv: read as CSV / TSV).")
 @click.option("--list", "list_only", is_flag=True,
               help='Print the parsed records as JSON lines {"id", "question", "answers"} and exit.')
-def eval_command(benchmarks: tuple[Path, ...], fmt: str | None, list_only: bool) -> None:
-    """Evaluate an agent on standard QA benchmarks (train.benchmarks, train.eval_metrics).
+@click.option("--base-url", default="", help="The agent: any OpenAI-compatible endpoint (vLLM, transformers serve, "
+                                             "a hosted API).")
+@click.option("--model", default="", help="Model name at --base-url.")
+@click.option("--api-key-env", default="", help="Variable holding the agent endpoint's key (none if empty).")
+@click.option("--style", type=click.Choice(["short", "long"]), default="short", show_default=True,
+              help="System prompt and history: short (ReAct, full history) or long (earlier thoughts dropped).")
+@click.option("--search-backend", type=click.Choice(["local", "searxng", "serper"]), default="local",
+              show_default=True, help="local: the crawled corpus' index under --data-dir.")
+@click.option("--search-base-url", default="", help="searxng / serper URL.")
+@click.option("--search-api-key-env", default="SERPER_API_KEY", show_default=True)
+@click.option("--profile", type=click.Choice(["embedded", "production"]), default="production", show_default=True,
+              help="How visit fetches pages: production = the live web, politely; embedded = the mini-web replay.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local search index and request cache (default $SEEKFORGE_DATA_DIR or ./data).")
+@click.option("--limit", default=0, show_default=True, type=click.IntRange(min=0), help="Questions per file (0 = all).")
+@click.option("--samples", default=1, show_default=True, type=click.IntRange(min=1), help="Rollouts per question.")
+@click.option("--pass-k", "pass_k", multiple=True, type=click.IntRange(min=1), help="k of pass@k (default 1).")
+@click.option("--metric", type=click.Choice(["hotpotqa", "deepresearcher"]), default="hotpotqa", show_default=True)
+@click.option("--criterion", type=click.Choice(["em", "cover_em", "judge"]), default="em", show_default=True,
+              help="What makes a sample correct for pass@k.")
+@click.option("--judge", is_flag=True, help="LLM-judge accuracy by the judge role (SEEKFORGE_JUDGE_BASE_URL, ..._MODEL).")
+@click.option("--max-turns", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-tokens-per-turn", default=1024, show_default=True, type=click.IntRange(min=1))
+@click.option("--temperature", default=0.6, show_default=True, type=float)
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(min=1), help="Requests in flight.")
+@click.option("--date", "current_date", default="", help="Date in the system prompt (default: today, UTC).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write agent_eval.csv, agent_eval.png and rollouts.parquet here.")
+def eval_command(benchmarks: tuple[Path, ...], fmt: str | None, list_only: bool, base_url: str, model: str,
+                 api_key_env: str, style: str, search_backend: str, search_base_url: str, search_api_key_env: str,
+                 profile: str, data_dir: Path | None, limit: int, samples: int, pass_k: tuple[int, ...], metric: str,
+                 criterion: str, judge: bool, max_turns: int, max_tokens_per_turn: int, temperature: float,
+                 concurrency: int, current_date: str, seed: int, out_dir: Path | None) -> None:
+    """Evaluate an agent on standard QA benchmarks and print the scores as JSON.
 
-    Every file is read before anything is printed, so an error in the third file leaves no
-    partial listing. Running the agent is not wired to this command yet: use --list.
+    Every file is read before anything runs, so an error in the third file costs nothing.
+    With --list, print the records and stop. Otherwise the agent at --base-url runs the ReAct
+    loop with the chosen search backend (visit pages are read by the summarizer role:
+    SEEKFORGE_SUMMARIZER_BASE_URL / _MODEL, else the agent's own endpoint, named in the output)
+    and stdout gets one JSON object: per benchmark and overall, EM / F1 (official rules),
+    cover-EM, pass@k, answer rate, format validity, judge accuracy, and the run's behaviour.
     """
-    from train.benchmarks import BenchmarkFileError, load_benchmark
+    from train.benchmarks import BenchmarkFileError, benchmark_name, load_benchmark
 
     if not benchmarks:
         raise _UsageFail("no benchmark file: give --benchmark FILE (repeatable)")
     try:
-        loaded = [load_benchmark(path, fmt) for path in benchmarks]  # type: ignore[arg-type]
+        loaded = {str(path): load_benchmark(path, fmt) for path in benchmarks}  # type: ignore[arg-type]
     except BenchmarkFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    if not list_only:
-        raise _UsageFail("running the agent on benchmarks is not wired into `seekforge eval` yet; "
-                         "use --list to check how the files parse")
     out = sys.stdout
-    for records in loaded:
-        for record in records:
-            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-    logging.getLogger(__name__).info("listed %d records from %d files", sum(map(len, loaded)), len(loaded))
+    if list_only:
+        for records in loaded.values():
+            for record in records:
+                out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        logging.getLogger(__name__).info("listed %d records from %d files", sum(map(len, loaded.values())), len(loaded))
+        return
+    if not base_url or not model:
+        raise _UsageFail("give the agent to evaluate: --base-url URL --model NAME (or --list to only parse the files)")
+    names = [benchmark_name(p) for p in loaded]
+    if len(set(names)) != len(names):
+        raise _UsageFail(f"two benchmark files have the same name ({', '.join(names)}); rename one")
+    benches = {name: (recs[:limit] if limit else recs) for name, recs in zip(names, loaded.values(), strict=True)}
+    from distill.llm.roles import MissingCredential
+    from pipelines.eval_run import EvalRequest, run_eval
+
+    try:
+        result = run_eval(EvalRequest(
+            benchmarks=benches, base_url=base_url, model=model, api_key_env=api_key_env, style=style,
+            search_backend=search_backend, search_base_url=search_base_url, search_api_key_env=search_api_key_env,
+            profile=profile, data_dir=data_dir, samples=samples, pass_k=pass_k or (1,), metric=metric,
+            criterion=criterion, judge=judge, max_turns=max_turns, max_tokens_per_turn=max_tokens_per_turn,
+            temperature=temperature, concurrency=concurrency, current_date=current_date, seed=seed, out_dir=out_dir))
+    except (ValueError, MissingCredential) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
 
 
 from pipelines.cli_filter import filter_command  # noqa: E402  (its own module: it is long)

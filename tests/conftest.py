@@ -149,10 +149,15 @@ def scripted_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         env["SEEKFORGE_REASONER_MODEL"] = "scripted-reasoner"  # the scripted agent answers via reasoning_content
         env["OPENAI_API_KEY"] = PLANTED_KEY
         (root / "home").mkdir()
-        small = root / "train_small.yaml"
-        small.write_text(TRAIN_SMALL)
-        # demo.yaml runs in one process; this run checks the multiprocess executor production uses.
         import yaml
+
+        small = root / "train_small.yaml"
+        bench = root / "mini_bench.csv"  # a benchmark file beside the held-out questions (plain CSV format)
+        bench.write_text("question,answer\nWhich river runs through Velmora?,Arn\nWho wrote it?,Ada Rinn\n")
+        train_small = yaml.safe_load(TRAIN_SMALL)
+        train_small["ops"]["agent_eval"]["config"].update(benchmarks=[str(bench)], benchmark_limit=1)
+        small.write_text(yaml.safe_dump(train_small, sort_keys=False))
+        # demo.yaml runs in one process; this run checks the multiprocess executor production uses.
 
         from pipelines.profiles import load_run_config
 

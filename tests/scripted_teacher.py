@@ -48,6 +48,12 @@ def scripted_teacher(request: RecordedRequest, *, faulty: bool = True):  # type:
         ans = re.search(r"^Response's final answer: (.*)$", user, re.MULTILINE)
         same = bool(ref and ans and ref.group(1).strip().lower() == ans.group(1).strip().lower())
         return reply(json.dumps({"correct": "yes" if same else "no", "reason": "compared with the reference"}))
+    if "question-answering system's prediction" in system:  # benchmark judge (train/eval_judge.py)
+        gold = [g.strip().lower() for g in re.findall(r"^(?:Gold answer|Also accepted): (.*)$", user, re.MULTILINE)]
+        golds = {a.strip() for g in gold for a in g.split(";")}
+        pred = re.search(r"^Prediction: (.*)$", user, re.MULTILINE)
+        same = bool(pred and pred.group(1).strip().lower() in golds)
+        return reply(json.dumps({"correct": "yes" if same else "no", "reason": "compared with the gold answers"}))
     if "You are a reasoning reward model" in system:  # RRM: one grade per numbered atomic thought
         thoughts = user.split("Atomic thoughts to grade:", 1)[-1]
         n = len(re.findall(r"^\[(\d+)\] ", thoughts, re.MULTILINE))

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from distill.agent.trajectory import Step, Trajectory
-from train.agent_eval import fingerprint, held_out_items, serving_dir, summarize
+from train.agent_eval import fingerprint, held_out_items, serving_dir
+from train.benchmarks import BenchmarkRecord
+from train.eval_metrics import aggregate, behaviour, score_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,26 +26,29 @@ def test_held_out_slice_excludes_training_questions_and_is_stable() -> None:
     assert held_out_items(rows, {r["id"] for r in rows}, 5) == []
 
 
-def _traj(answer: str, finish: str, turns: list[str], actions: list[str]) -> Trajectory:
+def _traj(answer: str, finish: str, turns: list[str], actions: list[str], qid: str = "q") -> Trajectory:
     msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}]
     for t in turns:
         msgs += [{"role": "assistant", "content": t}, {"role": "tool", "content": "obs"}]
-    return Trajectory(question_id="q", question="q", reference="Ada Rinn", aliases=["A. Rinn"], messages=msgs,
+    return Trajectory(question_id=qid, question="q", reference="Ada Rinn", aliases=["A. Rinn"], messages=msgs,
                       steps=[Step(index=i, action=a) for i, a in enumerate(actions)], final_answer=answer,
                       finish_reason=finish)
 
 
-def test_summary_counts_answers_format_scores_and_tool_calls() -> None:
+def test_eval_row_counts_answers_format_scores_and_tool_calls() -> None:
+    """The table agent_eval shows for a checkpoint, from three rollouts: a correct answer after a
+    search, a wrong answer, and a run that never followed the protocol."""
     call = '<think>a</think>\n<tool_call>{"name": "search", "arguments": {"query": ["x"]}}</tool_call>'
-    good = _traj("Ada Rinn", "answer", [call, "<think>b</think>\n<answer>Ada Rinn</answer>"], ["search", "answer"])
-    wrong = _traj("Bob", "answer", ["<think>b</think>\n<answer>Bob</answer>"], ["answer"])
-    broken = _traj("", "max_turns", ["search for it", "still"], ["invalid", "invalid"])
-    row = summarize("sft", [good, wrong, broken], ("search", "visit"), 3.0)
-    assert row.questions == 3 and row.answered == pytest.approx(2 / 3, abs=1e-4)
-    assert row.valid_format == pytest.approx(2 / 3, abs=1e-4)  # a lone answer turn is valid; the broken one is not
-    assert row.f1 == pytest.approx(1 / 3, abs=1e-4) and row.em == pytest.approx(1 / 3, abs=1e-4)
-    assert row.tool_calls_per_question == pytest.approx(1 / 3, abs=1e-3)
-    assert summarize("rl", [], ("search",), 0.0).questions == 0
+    good = _traj("Ada Rinn", "answer", [call, "<think>b</think>\n<answer>Ada Rinn</answer>"], ["search", "answer"], "q1")
+    wrong = _traj("Bob", "answer", ["<think>b</think>\n<answer>Bob</answer>"], ["answer"], "q2")
+    broken = _traj("", "max_turns", ["search for it", "still"], ["invalid", "invalid"], "q3")
+    records = [BenchmarkRecord(q, "q", ("Ada Rinn", "A. Rinn")) for q in ("q1", "q2", "q3")]
+    (row, overall) = aggregate({"held_out": score_run(records, [good, wrong, broken], tool_names=("search", "visit"))})
+    assert row["questions"] == 3 and row["answer_rate"] == pytest.approx(2 / 3)
+    assert row["format_valid"] == pytest.approx(2 / 3)  # a lone answer turn is valid; the broken one is not
+    assert row["f1"] == pytest.approx(1 / 3) and row["em"] == pytest.approx(1 / 3)
+    assert overall["benchmark"] == "overall" and overall["f1"] == row["f1"]
+    assert behaviour([good, wrong, broken]).tool_calls.values == (1.0, 0.0, 0.0)
 
 
 def test_serving_name_changes_with_the_weights(tmp_path: Path) -> None:

@@ -283,7 +283,7 @@ def test_cli_errors_are_one_line_on_stderr(tmp_path: Path) -> None:
         (["--benchmark", str(good), "--benchmark", str(bad), "--list"], 1, f"{bad}:2: no answer"),
         (["--benchmark", str(tmp_path / "missing.jsonl"), "--list"], 1, "cannot read"),
         (["--list"], 2, "no benchmark file"),
-        (["--benchmark", str(good)], 2, "not wired"),
+        (["--benchmark", str(good)], 2, "give the agent to evaluate"),
     ]:
         proc = _cli("eval", *args)
         assert proc.returncode == code, (args, proc.stderr)

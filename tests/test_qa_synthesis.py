@@ -157,9 +157,15 @@ def _check_training(data: Path) -> None:
     assert rl["steps"] == 2 and rl["rollouts"] == 4 and rl["tool_calls"] >= 4 and rl["tokens_per_s"] > 0
     assert "reward/alpha" in rl["metrics"] and (data / "models" / "rl" / "checkpoint" / "config.json").exists()
     table = pl.read_parquet(data / "eval" / "agent_eval.parquet")
-    assert table["checkpoint"].to_list() == ["base", "rl"] and (table["questions"] == 1).all()
+    assert table.select("agent", "benchmark").rows() == [(c, b) for c in ("base", "rl")
+                                                         for b in ("held_out", "mini_bench", "overall")]
+    assert table.filter(pl.col("benchmark") != "overall")["questions"].to_list() == [1, 1, 1, 1]
+    assert {"response_tokens_mean", "thinking_tokens_mean", "tool_calls_mean", "turns_mean"} <= set(table.columns)
+    assert (data / "eval" / "agent_eval.png").read_bytes()[:4] == b"\x89PNG"
+    assert pl.read_csv(data / "eval" / "agent_eval.csv").height == table.height
     split = set(pl.read_parquet(data / "datasets" / "question_split.parquet")["question_id"])
-    evaluated = set(pl.read_parquet(data / "eval" / "agent_eval_rollouts.parquet")["question_id"])
+    rollouts = pl.read_parquet(data / "eval" / "agent_eval_rollouts.parquet")
+    evaluated = set(rollouts.filter(pl.col("benchmark") == "held_out")["question_id"])
     assert evaluated and not evaluated & split  # held out from SFT and RL
 
 
