@@ -12,6 +12,7 @@ MODULES = [
     "train.rewards",  # TRL reward functions come with doctests (STYLE.md)
     "distill.agent.protocol",
     "train.report",
+    "train.dynamic_sampling",  # the arithmetic of DAPO dynamic sampling on TRL batches
 ]
 
 
