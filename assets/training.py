@@ -148,7 +148,8 @@ def _fail_if_atr_uncovered(report: Any, config: RLModelConfig, recipe: RecipeRes
 
 
 _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/valid", "reward/alpha",
-             "rollout/tool_calls", "entropy", "entropy_coef", "kl", "dapo/zero_variance_groups", "loss")
+             "rollout/tool_calls", "entropy", "entropy_coef", "kl", "dapo/zero_variance_groups", "dapo/refill_rounds",
+             "dapo/refill_groups", "dapo/effective_groups", "loss")
 
 
 @dg.asset(
@@ -245,6 +246,7 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
             "entropy": m.get("entropy", float("nan")),
             "entropy_coef": m.get("entropy_coef", float("nan")),
             "training_curve": dg.MetadataValue.md(md_table(curve[-50:])),
+            "dynamic_sampling": dg.MetadataValue.md(md_table([report.dynamic_sampling()])),
             "tool_cache": json.dumps(tool_stats),
             **llm_metadata(stats, time.monotonic() - started),
         },

@@ -113,7 +113,7 @@ RECIPE = "recipes/atom_searcher.yaml"
 
 TRAIN_SMALL = """
 resources:
-  recipe: {config: {num_generations: 2, max_turns: 2}}
+  recipe: {config: {num_generations: 2, max_turns: 2, max_refill_rounds: 1}}
 ops:
   sft_model: {config: {max_steps: 3, max_length: 1024}}
   rl_model:

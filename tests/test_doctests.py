@@ -13,6 +13,7 @@ MODULES = [
     "distill.agent.protocol",
     "train.report",
     "train.eval_metrics",  # pass@k
+    "train.dynamic_sampling",  # the arithmetic of DAPO dynamic sampling on TRL batches
 ]
 
 

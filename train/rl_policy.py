@@ -69,6 +69,18 @@ class HFPolicy:
         self.eos_ids = eos_ids(tokenizer, getattr(model, "generation_config", None))
         self._string_mask: Any = None
         self._quote_ids: list[int] = []
+        self._stops: dict[tuple[str, ...], Any] = {}
+
+    def _stop_criteria(self, stop: Sequence[str]) -> Any:
+        """A ``StopStringCriteria`` per set of stop texts, built once: transformers rebuilds it from
+        the vocabulary on every ``generate(stop_strings=...)`` call (its cache keys on the vocab's
+        order, which changes between calls), about a second of CPU per turn."""
+        key = tuple(stop)
+        if key not in self._stops:
+            from transformers import StopStringCriteria
+
+            self._stops[key] = StopStringCriteria(tokenizer=self.tokenizer, stop_strings=list(key))
+        return self._stops[key]
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
@@ -108,7 +120,9 @@ class HFPolicy:
         else:
             kwargs["eos_token_id"] = sorted(self.eos_ids)
             if stop:
-                kwargs["stop_strings"], kwargs["tokenizer"] = list(stop), self.tokenizer
+                from transformers import StoppingCriteriaList
+
+                kwargs["stopping_criteria"] = StoppingCriteriaList([self._stop_criteria(stop)])
         was_training = model.training
         model.eval()
         try:

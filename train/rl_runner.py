@@ -9,10 +9,14 @@ What this adds to the stock trainer, and why:
   Atom-Searcher's blend of the RRM's grades of the thoughts (ATR) and the outcome F1 with the
   curriculum weight alpha_T read from the trainer state (-1 when the rollout breaks the format),
   or WebDancer's 0.1 * format + 0.9 * correct (correctness by the ``judge`` role when one is bound).
-- **DAPO dynamic sampling** (:class:`AgentGRPOTrainer`): a group whose rollouts all got the
-  same reward has zero advantage everywhere; its tokens are taken out of the loss mask so
-  they do not dilute the token-level normaliser, and the share of such groups is logged.
-  (DAPO also resamples to refill the batch; here the batch just gets smaller.)
+- **DAPO dynamic sampling** (:class:`AgentGRPOTrainer`, arithmetic in :mod:`train.dynamic_sampling`):
+  a group whose rollouts all got the same reward has zero advantage everywhere. Up to
+  ``max_refill_rounds`` times per generation batch, prompts are drawn from a seeded shuffle of the
+  train set and rolled out, and their groups whose rewards differ take the places of the flat
+  ones, so the batch keeps its size and fills with signal. Whatever is still flat after the last
+  round (all of it with ``max_refill_rounds=0``) leaves the loss mask, so it does not dilute the
+  token-level normaliser. The share of flat groups, the rounds, the groups drawn and the
+  informative groups left are logged (``dapo/*``).
 - **Sliding-window entropy regulation** (:class:`EntropyRegulator`): the entropy bonus is
   raised while the mean entropy of the last ``window`` steps is below ``target`` and lowered
   back towards its base otherwise. TRL's own adaptive mode looks at one step only.
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from filters.metrics import Metric
+from train import dynamic_sampling as dapo
 from train.report import TrainReport, log_history, run_fields
 from train.rewards import (
     ALPHA0,
@@ -75,6 +80,13 @@ class RLSettings:
     correct_f1: float = field(default=WEBDANCER_CORRECT_F1, metadata={"help": "webdancer: the outcome counts as correct at this F1."})
     mask_zero_variance_groups: bool = field(default=True, metadata={"help": "DAPO: groups whose rewards are all equal "
                                                                             "are left out of the loss."})
+    max_refill_rounds: int = field(default=0, metadata={"help": "DAPO dynamic sampling: rounds of extra prompts "
+                                                                "rolled out per batch to replace its equal-reward "
+                                                                "groups (each round costs rollouts); 0 = only mask "
+                                                                "them. Needs mask_zero_variance_groups."})
+    refill_oversample: float = field(default=1.0, metadata={"help": "Prompts drawn per refill round, as a multiple of "
+                                                                    "the groups still missing: above 1 fills the batch "
+                                                                    "in fewer rounds, the surplus is thrown away."})
     entropy_base: float = field(default=0.001, metadata={"help": "DeepResearcher's entropy coefficient."})
     entropy_target: float = field(default=0.3, metadata={"help": "Nats; set near the entropy logged early in "
                                                                  "training."})
@@ -95,6 +107,12 @@ class RLSettings:
     vllm_gpu_memory_utilization: float = field(default=0.3, metadata={"help": "colocate mode: the GPU memory share "
                                                                              "vLLM may take."})
 
+    def __post_init__(self) -> None:
+        if self.max_refill_rounds < 0:
+            raise ValueError(f"max_refill_rounds must be >= 0, not {self.max_refill_rounds}")
+        if not self.refill_oversample >= 1.0:
+            raise ValueError(f"refill_oversample must be >= 1, not {self.refill_oversample}")
+
 
 @dataclass(slots=True, kw_only=True)
 class RLReport(TrainReport):
@@ -109,6 +127,10 @@ class RLReport(TrainReport):
     generated_tokens: int = 0  # policy tokens of all rollouts (environment tokens not counted)
     rollout_seconds: float = 0.0  # wall time inside rollout_func (generation and tools)
     metrics: dict[str, float] = field(default_factory=dict)  # last logged value of each metric
+
+    def dynamic_sampling(self) -> dict[str, Any]:
+        """DAPO dynamic sampling over the run (:func:`train.dynamic_sampling.summary`), for metadata."""
+        return dapo.summary(self.log_history)
 
 
 class EntropyRegulator:
@@ -175,27 +197,97 @@ def _trainer_class() -> type[Any]:
     from trl import GRPOTrainer
 
     class AgentGRPOTrainer(GRPOTrainer):
-        """GRPO with DAPO's zero-variance groups out of the loss and a windowed entropy bonus."""
+        """GRPO with DAPO dynamic sampling (zero-variance groups replaced or left out of the loss)
+        and a windowed entropy bonus."""
 
         regulator: EntropyRegulator | None = None
-        mask_zero_variance: bool = True
+        rl_settings: RLSettings | None = None  # None: TRL's own handling of zero-variance groups (none)
+        refill_source: dapo.RefillSource | None = None  # made on the first refill
 
-        def _generate_and_score_completions(self, inputs: Any) -> Any:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._dapo_notes: set[str] = set()
+            self._gathered_rewards: Any = None
+
+        def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
+            # TRL gathers the rewards of every process before normalising them per group; keep them, so
+            # flat groups are told by their rewards (not by float-noise advantages) on every process.
+            rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+            self._gathered_rewards = rewards
+            return rewards
+
+        def _note(self, reason: str) -> None:
+            if reason not in self._dapo_notes:
+                self._dapo_notes.add(reason)
+                log.warning("DAPO dynamic sampling: %s", reason)
+
+        def _scored(self, inputs: list[dict[str, Any]]) -> tuple[dict[str, Any], Any]:
+            """TRL's rollouts, rewards and advantages for ``inputs``, and the zero-variance flags of
+            every process's groups as a ``(processes, groups)`` tensor."""
+            self._gathered_rewards = None
             output = super()._generate_and_score_completions(inputs)
-            if not (self.mask_zero_variance and self.model is not None and self.model.training):
-                return output
-            adv = output["advantages"]
+            rewards = self._gathered_rewards
+            if rewards is None:
+                raise RuntimeError("TRL scored the batch without _calculate_rewards; this TRL is not the one pinned")
             n = self.num_generations
             assert n is not None  # GRPOTrainer sets it from GRPOConfig.num_generations
-            if adv.numel() % n:
-                return output  # groups split across processes: leave the batch as TRL built it
-            flat = adv.view(-1, n).abs().amax(dim=1) == 0
-            zero_rows = flat.repeat_interleave(n)
-            mask = output["completion_mask"]
-            output["completion_mask"] = mask * (~zero_rows).to(mask.dtype).unsqueeze(1)
-            loss_mask = output["completion_mask"] * output["tool_mask"] if "tool_mask" in output else output["completion_mask"]
-            output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
-            self._metrics["train"]["dapo/zero_variance_groups"].append(float(flat.float().mean().item()))
+            flat = dapo.zero_variance_groups(rewards, self.reward_weights, n,
+                                             per_function=self.multi_objective_aggregation == "normalize_then_sum")
+            return output, flat.view(self.accelerator.num_processes, -1)
+
+        def _refill_blocker(self, output: dict[str, Any]) -> str | None:
+            from torch.utils.data import IterableDataset
+
+            data = self.train_dataset
+            if isinstance(data, IterableDataset) or not hasattr(data, "__getitem__") or not hasattr(data, "__len__"):
+                return "the train dataset cannot be indexed, so no refill prompts can be drawn; flat groups are masked"
+            bad = dapo.unsupported_keys(output)
+            if bad:
+                return f"the batch carries {bad}, which refill cannot re-pad; flat groups are masked"
+            return None
+
+        def _generate_and_score_completions(self, inputs: Any) -> Any:
+            s = self.rl_settings
+            if s is None or not s.mask_zero_variance_groups or self.model is None or not self.model.training:
+                return super()._generate_and_score_completions(inputs)
+            n = self.num_generations
+            assert n is not None
+            if len(inputs) % n:
+                self._note(f"the {len(inputs)} rows on this process are not whole groups of {n} (groups split across "
+                           "processes): zero-variance groups stay in the batch as TRL built it")
+                return super()._generate_and_score_completions(inputs)
+            output, flat = self._scored(inputs)
+            before = float(flat.float().mean().item())
+            rounds = drawn = 0
+            blocker = self._refill_blocker(output) if s.max_refill_rounds else None
+            if blocker is not None:
+                self._note(blocker)
+            procs, rank = self.accelerator.num_processes, self.accelerator.process_index
+            data: Any = self.train_dataset  # indexable: _refill_blocker said so
+            while blocker is None and rounds < s.max_refill_rounds and bool(flat.any()):
+                # Every process draws as many groups as the neediest one (TRL gathers rewards across
+                # processes, so all must generate the same number of rows) from one shared draw.
+                per_process = math.ceil(int(flat.sum(dim=1).max()) * s.refill_oversample)
+                if self.refill_source is None:
+                    self.refill_source = dapo.RefillSource(len(data), self.args.seed)
+                picks = self.refill_source.draw(per_process * procs)[rank * per_process:(rank + 1) * per_process]
+                extra_inputs = []
+                for i in picks:
+                    row = data[i]
+                    extra_inputs += [dict(row) for _ in range(n)]  # one dict per rollout: TRL writes into them
+                extra, extra_flat = self._scored(extra_inputs)
+                plans, flat = dapo.plan_refill(flat, extra_flat)
+                output = dapo.substitute_groups(output, extra, plans[rank], n,
+                                                pad_token_id=self._tokenizer.pad_token_id)
+                rounds += 1
+                drawn += per_process * procs
+            output = dapo.drop_groups(output, flat[rank], n)  # still flat after the last round: out of the loss
+            output["num_items_in_batch"] = self.accelerator.gather(output["num_items_in_batch"]).sum()
+            metrics = self._metrics["train"]
+            metrics[dapo.ZERO_VARIANCE].append(before)
+            metrics[dapo.REFILL_ROUNDS].append(float(rounds))
+            metrics[dapo.REFILL_GROUPS].append(float(drawn))
+            metrics[dapo.EFFECTIVE_GROUPS].append(float((~flat).sum().item()))
             return output
 
     class EntropyCallback(TrainerCallback):
@@ -323,7 +415,7 @@ def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, sett
                   train_dataset=dataset,
                   processing_class=tokenizer,
                   rollout_func=make_rollout_func(tokenizer, tool, tool_names, s.rollout, s.temperature, counters))
-    trainer.mask_zero_variance = s.mask_zero_variance_groups
+    trainer.rl_settings = s
     trainer.regulator = EntropyRegulator(s.entropy_base, s.entropy_target, s.entropy_window, s.entropy_step,
                                          s.entropy_max)
     trainer.add_callback(cls.EntropyCallback(trainer))
