@@ -127,24 +127,21 @@ class RLModelConfig(_RLModelFields):
         return settings_from(RLSettings, self, rollout=rollout, device=device, **recipe.rl_values())
 
 
-def _fail_if_atr_uncovered(report: Any, config: RLModelConfig, recipe: RecipeResource) -> None:
+def _fail_if_graders_uncovered(report: Any, config: RLModelConfig, recipe: RecipeResource) -> None:
     """The Atom-Searcher reward without RRM grades is F1 alone, WebDancer's without verdicts an F1
-    rule: fail when too few came back."""
-    if recipe.rrm and recipe.reward == "atom_searcher" and report.atr_asked:
-        share = report.atr_graded / report.atr_asked
-        if share < config.min_atr_coverage:
-            raise dg.Failure(f"rl_model: the rrm role graded {report.atr_graded} of {report.atr_asked} rollouts "
-                             f"({share:.0%} < min_atr_coverage {config.min_atr_coverage:.0%}), so the Atom-Searcher "
-                             f"reward was mostly F1 alone; fix the rrm endpoint (see the llm metadata) or set rrm: false "
-                             f"explicitly.", metadata={"atr_asked": report.atr_asked, "atr_graded": report.atr_graded})
-    if recipe.judge and recipe.reward == "webdancer" and report.judge_asked:
-        share = report.judge_graded / report.judge_asked
-        if share < config.min_judge_coverage:
-            raise dg.Failure(f"rl_model: the judge role gave a verdict on {report.judge_graded} of {report.judge_asked} "
-                             f"answers ({share:.0%} < min_judge_coverage {config.min_judge_coverage:.0%}), so the "
-                             f"WebDancer reward was mostly the F1 rule; fix the judge endpoint (see the llm metadata) or "
-                             f"set judge: false explicitly.",
-                             metadata={"judge_asked": report.judge_asked, "judge_graded": report.judge_graded})
+    rule: fail when the grader the recipe names gave too few back."""
+    checks = (("rrm", recipe.rrm and recipe.reward == "atom_searcher", report.atr_asked, report.atr_graded,
+               "min_atr_coverage", config.min_atr_coverage, "graded", "rollouts", "the Atom-Searcher reward was "
+               "mostly F1 alone", "rrm: false"),
+              ("judge", recipe.judge and recipe.reward == "webdancer", report.judge_asked, report.judge_graded,
+               "min_judge_coverage", config.min_judge_coverage, "gave a verdict on", "answers", "the WebDancer reward "
+               "was mostly the F1 rule", "judge: false"))
+    for role, on, asked, graded, bound, minimum, verb, what, effect, switch in checks:
+        if on and asked and graded / asked < minimum:
+            raise dg.Failure(f"rl_model: the {role} role {verb} {graded} of {asked} {what} ({graded / asked:.0%} < "
+                             f"{bound} {minimum:.0%}), so {effect}; fix the {role} endpoint (see the llm metadata) or "
+                             f"set {switch} explicitly in the recipe.",
+                             metadata={f"{role}_asked": asked, f"{role}_graded": graded})
 
 
 _RL_CURVE = ("step", "reward", "reward_std", "reward/f1", "reward/atr", "reward/valid", "reward/alpha",
@@ -204,7 +201,7 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
             # A dead rrm endpoint: every call failed. Stop here, before the checkpoint is recorded
             # as reusable, instead of handing on a policy trained on F1 alone.
             fail_if_llm_unusable(stats, "rl_model")
-            _fail_if_atr_uncovered(report, config, recipe)
+            _fail_if_graders_uncovered(report, config, recipe)
             record(out, fp, report.to_dict())
     prompt_styles = pl.read_parquet(storage.path("datasets", "rl", "parquet", "train.parquet"),
                                     columns=["style"])["style"].value_counts(sort=True).rows()
