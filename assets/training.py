@@ -50,13 +50,15 @@ class SFTModelConfig(dg.Config):
                 "(observation tokens masked by their -100 labels); bf16 on a GPU, float32 on CPU.",
 )
 def sft_model(context: dg.AssetExecutionContext, config: SFTModelConfig, storage: StorageResource,
-              models: ModelsResource) -> dg.MaterializeResult:
+              models: ModelsResource, recipe: RecipeResource) -> dg.MaterializeResult:
     from dataclasses import asdict
 
     from train.reuse import fingerprint, forget, record, recorded
     from train.sft_runner import SFTReport, SFTSettings, run_sft
 
     started = time.monotonic()
+    _fail_unless_recipe_styles(storage.path("datasets", "sft", "parquet", "conversational.parquet"), "sft_dataset",
+                               set(recipe.style_names()), recipe)
     base = models.base_model_path(storage)
     settings = SFTSettings(max_steps=config.max_steps, num_train_epochs=config.num_train_epochs,
                            learning_rate=config.learning_rate, per_device_batch=config.per_device_batch,
@@ -127,6 +129,19 @@ class RLModelConfig(_RLModelFields):
         return settings_from(RLSettings, self, rollout=rollout, device=device, **recipe.rl_values())
 
 
+def _fail_unless_recipe_styles(path: Any, asset: str, allowed: set[str], recipe: RecipeResource) -> None:
+    """The dataset on disk must have been built under this recipe's styles: a recipe changed
+    between refresh_job and train_job would otherwise train, say, WebDancer's short-CoT data
+    under Atom-Searcher's name."""
+    import polars as pl
+
+    found = set(pl.read_parquet(path, columns=["style"])["style"].unique().to_list())
+    if found - allowed:
+        raise dg.Failure(f"{asset} on disk holds {', '.join(sorted(found))} rollouts, but the recipe {recipe.name!r} "
+                         f"trains on {', '.join(sorted(allowed))}: re-materialize {asset} with this recipe "
+                         f"(refresh_job with the same recipe file).")
+
+
 def _fail_if_graders_uncovered(report: Any, config: RLModelConfig, recipe: RecipeResource) -> None:
     """The Atom-Searcher reward without RRM grades is F1 alone, WebDancer's without verdicts an F1
     rule: fail when the grader the recipe names gave too few back."""
@@ -171,6 +186,8 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
     from train.rl_runner import RLReport, run_rl
 
     started = time.monotonic()
+    _fail_unless_recipe_styles(storage.path("datasets", "rl", "parquet", "train.parquet"), "rl_dataset",
+                               {recipe.rl_prompt_style.value}, recipe)
     sft_ckpt = storage.path("models", "sft", "checkpoint")
     if not (sft_ckpt / "config.json").exists():
         raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")

@@ -56,3 +56,17 @@ def test_graders_are_checked_only_where_the_recipe_uses_them() -> None:
     _fail_if_graders_uncovered(_report(atr_asked=10, atr_graded=0), config, dancer)  # no RRM in this recipe
     _fail_if_graders_uncovered(_report(judge_asked=10, judge_graded=0), config,
                                dancer.model_copy(update={"judge": False}))  # turned off explicitly
+
+
+def test_training_refuses_a_dataset_built_under_another_recipe(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    from assets.training import _fail_unless_recipe_styles
+
+    atom = _recipe("atom_searcher")
+    path = tmp_path / "sft.parquet"
+    pl.DataFrame({"style": ["short", "long"]}).write_parquet(path)
+    with pytest.raises(dg.Failure, match="holds long, short rollouts, but the recipe 'atom_searcher' trains on atomic"):
+        _fail_unless_recipe_styles(path, "sft_dataset", set(atom.style_names()), atom)
+    pl.DataFrame({"style": ["atomic"]}).write_parquet(path)
+    _fail_unless_recipe_styles(path, "sft_dataset", set(atom.style_names()), atom)

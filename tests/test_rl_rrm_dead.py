@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import RECIPE
 from fake_llm_server import FakeLLMServer, status
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +54,9 @@ def test_dead_rrm_fails_rl_model(scripted_pipeline, tmp_path: Path) -> None:  # 
                "DAGSTER_HOME": str(tmp_path / "home"), "SEEKFORGE_RRM_BASE_URL": dead.base_url,
                "SEEKFORGE_RRM_TIMEOUT_S": "5"}
         proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m",
-                               "pipelines.definitions", "--select", "rl_model", "-c", str(config)],
+                               "pipelines.definitions", "--select", "rl_model",
+                               "-c", str(REPO / "pipelines" / "configs" / RECIPE),  # the recipe the data was built with
+                               "-c", str(config)],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
         asked = dead.count()
     out = proc.stdout + proc.stderr
