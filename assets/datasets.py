@@ -24,6 +24,7 @@ from assets.trajectories import trajectories
 from crawl.drop_reasons import HELD_OUT_FOR_RL, NOT_SAMPLED, STYLE_NOT_IN_RECIPE, UNEXPLAINED_INVALID, prefixed
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
+from distill.gates import GATES
 from distill.records import write_table
 from filters.contamination import match_key
 from filters.dedup import DedupSettings
@@ -113,7 +114,16 @@ def _upstream_funnel(storage: StorageResource, questions_rolled_out: int) -> Fun
     pool_path, pool_drops = storage.path("qa", "qa_pool.parquet"), storage.path("qa", "qa_pool_drops.parquet")
     if pool_path.exists() and pool_drops.exists():
         pool, d = pl.read_parquet(pool_path), pl.read_parquet(pool_drops)
-        funnel.add_stage("qa_pool", pool.height + d.height, Counter(d["reason"].to_list()))
+        # Deduplication, then each hardness / uniqueness gate as its own stage (distill/gates.py).
+        gate_stages = [f"gate_{g}" for g in GATES]
+        n = pool.height + d.height
+        for stage in ["qa_pool", *gate_stages]:
+            here = d.filter(~pl.col("stage").is_in(gate_stages)) if stage == "qa_pool" else d.filter(pl.col("stage") == stage)
+            gated = "gates" in pool.columns and pool["gates"].drop_nulls().len() > 0
+            if stage != "qa_pool" and not (gated or here.height):
+                continue
+            funnel.add_stage(stage, n, Counter(here["reason"].to_list()))
+            n -= here.height
         if questions_rolled_out < pool.height:
             funnel.add_stage("rolled_out", pool.height, {NOT_SAMPLED: pool.height - questions_rolled_out})
     return funnel

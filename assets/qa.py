@@ -10,15 +10,16 @@ import polars as pl
 from pydantic import Field
 
 from assets.crawl import search_index, web_pages
-from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_metadata, preview_md
+from assets.metadata import counts_md, fail_if_llm_unusable, llm_metadata, md_table, preview_md
 from assets.progress import StepProgress
 from assets.resources import LLMResource, StorageResource
+from assets.settings_fields import config_base, settings_from
 from crawl.corpus import read_pages
-from crawl.drop_reasons import DUPLICATE_ID, NEAR_DUPLICATE
 from crawl.search_index import SearchIndex
 from distill.chains import docs_and_graph, sample_chains
 from distill.crawlqa import CrawlQASettings, generate_crawlqa
 from distill.e2hqa import E2HSettings, generate_e2hqa
+from distill.gates import GATES, GateSettings, run_gates
 from distill.qa_pool import dedupe_questions
 from distill.qa_rules import normalize_answer
 from distill.records import drops_frame, qa_frame, write_table
@@ -205,30 +206,91 @@ def e2hqa_pairs(context: dg.AssetExecutionContext, config: E2HQAConfig, storage:
     )
 
 
+_GateFields: Any = config_base("GateFields", dg.Config, GateSettings, exclude=("role", "judge_role"))
+
+
+class GateConfig(_GateFields):
+    """One origin's hardness and uniqueness gates (:class:`distill.gates.GateSettings`)."""
+
+
+class QAPoolConfig(dg.Config):
+    gates: dict[str, GateConfig] = Field(default_factory=dict, description="Hardness and uniqueness gates per origin "
+                                         "(crawlqa, e2hqa): closed_book / with_evidence / uniqueness, each enforce | "
+                                         "record | off. An origin left out is not gated (said in metadata).")
+
+
+def _evidence_lookup(storage: StorageResource) -> Any:
+    pages = read_pages(sorted(storage.path("web_pages").glob("*.parquet"))).filter(pl.col("valid"))
+    by_url = {u: (t or u, x or "") for u, t, x in pages.select("canonical_url", "title", "text").iter_rows()}
+
+    def evidence(rec: dict[str, Any]) -> list[tuple[str, str]]:
+        return [by_url[u] for u in (rec.get("evidence_urls") or []) if u in by_url]
+
+    return evidence, set(by_url)
+
+
 @dg.asset(
-    group_name=GROUP, kinds={"python", "parquet"}, owners=OWNERS, deps=[crawlqa_pairs, e2hqa_pairs],
+    group_name=GROUP, kinds={"python", "parquet", "llm"}, owners=OWNERS, deps=[crawlqa_pairs, e2hqa_pairs],
     check_specs=_check_specs("qa_pool"),
-    description="Union of CRAWLQA and E2HQA pairs with near-duplicates removed (MinHash LSH + rapidfuzz); "
-                "every removed pair is in qa/qa_pool_drops.parquet with the id it duplicated.",
+    description="Union of CRAWLQA and E2HQA pairs with near-duplicates removed (MinHash LSH + rapidfuzz), then the "
+                "hardness and uniqueness gates per origin (closed-book pass must fail, with-evidence pass must "
+                "succeed, wrong answers judged for a second valid answer); every removed pair is in "
+                "qa/qa_pool_drops.parquet with its stage and reason, every verdict in the pair's `gates` JSON.",
 )
-def qa_pool(storage: StorageResource) -> dg.MaterializeResult:
+def qa_pool(context: dg.AssetExecutionContext, config: QAPoolConfig, storage: StorageResource,
+            llm: LLMResource) -> dg.MaterializeResult:
+    started = time.monotonic()
     frames = [pl.read_parquet(storage.path("qa", f"{n}.parquet")) for n in ("crawlqa_pairs", "e2hqa_pairs")]
-    union = pl.concat(frames).sort(["origin", "round", "id"])
+    union = pl.concat(frames, how="diagonal_relaxed").sort(["origin", "round", "id"])
     kept, dropped = dedupe_questions(union.to_dicts())
+    settings = {origin: settings_from(GateSettings, cfg) for origin, cfg in config.gates.items()}
+    stats: dict[str, Any] = {}
+    if any(s.active for s in settings.values()):
+        evidence, _ = _evidence_lookup(storage)
+        with llm.session(storage) as session:
+            async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                async with session.client() as client:
+                    out = await run_gates(client, kept, evidence, settings,
+                                          progress=StepProgress(context, "qa_pool/gates", "questions"))
+                    stats.update(client.stats_dict())
+                    return out
+
+            kept, gate_drops = asyncio.run(go())
+        dropped += gate_drops
+        fail_if_llm_unusable(stats, "qa_pool")
     df = qa_frame(kept)
     drops = drops_frame("qa_pool", dropped)
     write_table(df, storage.path("qa", "qa_pool.parquet"))
     write_table(drops, storage.path("qa", "qa_pool_drops.parquet"))
     known = set(read_pages(sorted(storage.path("web_pages").glob("*.parquet")))["canonical_url"].to_list())
+    gated = df.filter(pl.col("gates").is_not_null())
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": df.height,
             "input_pairs": union.height,
             "by_origin": counts_md(df, ["origin", "round"], "pairs"),
             "by_type": counts_md(df, "type", "pairs"),
-            "drop_reasons": counter_md({r: sum(1 for d in dropped if d["reason"] == r)
-                                        for r in (NEAR_DUPLICATE, DUPLICATE_ID)}),
+            "drop_reasons": counts_md(drops, ["stage", "reason"], "drops"),
+            "gates": dg.MetadataValue.md(md_table([{"origin": o, **{g: getattr(s, g) for g in GATES},
+                                                    "samples": s.samples,
+                                                    "max_closed_book_correct": s.max_closed_book_correct}
+                                                   for o, s in settings.items()]) if settings else
+                                         "off: no origin is gated (qa_pool config `gates`)"),
+            "closed_book_difficulty": dg.MetadataValue.md(md_table(_difficulty_rows(gated))),
             "preview": preview_md(df, ["origin", "type", "hops", "question", "answer"], width=100),
+            **(llm_metadata(stats, time.monotonic() - started) if stats else {}),
         },
         check_results=_qa_checks(df, known),
     )
+
+
+def _difficulty_rows(gated: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per origin: how often the closed-book pass failed (the measured difficulty), from the verdicts."""
+    import json
+
+    rows: dict[str, list[float]] = {}
+    for origin, raw in gated.select("origin", "gates").iter_rows():
+        d = (json.loads(raw).get("closed_book") or {}).get("difficulty")
+        if d is not None:
+            rows.setdefault(origin, []).append(float(d))
+    return [{"origin": o, "questions": len(v), "mean_difficulty": round(sum(v) / len(v), 3)} for o, v in rows.items()]

@@ -41,7 +41,7 @@ from typing import Final
 
 #: Stages in pipeline order: the order of docs/drop_reasons.md.
 STAGES: Final[tuple[str, ...]] = (
-    "fetch", "page", "qa_generation", "qa_rules", "qa_judge", "qa_pool", "atomic_prompts", "rollout",
+    "fetch", "page", "qa_generation", "qa_rules", "qa_judge", "qa_pool", "qa_gates", "atomic_prompts", "rollout",
     "contamination", "validity", "repetition", "bounds", "correctness", "voting", "dedup", "input", "sft", "rl",
 )
 
@@ -55,6 +55,8 @@ _STAGE_DOC: Final[dict[str, str]] = {
     "qa_rules": "cheap rules on a QA pair (`distill/qa_rules.py` `lint_qa`, `seekforge qa-lint`)",
     "qa_judge": "the strict LLM judge of a QA pair (`distill/crawlqa.py`)",
     "qa_pool": "the QA pool's deduplication (`distill/qa_pool.py`); `qa/qa_pool_drops.parquet`",
+    "qa_gates": "the QA pool's hardness and uniqueness gates (`distill/gates.py`); `qa/qa_pool_drops.parquet` with "
+                "`stage` gate_closed_book / gate_with_evidence / gate_uniqueness and the verdicts in `record_json`",
     "atomic_prompts": "teacher expansions of atomic-thought system prompts (`distill/agent/atomic.py`)",
     "rollout": "QA pool questions not rolled out (funnel stage `rolled_out`)",
     "contamination": "rollouts of benchmark questions (`filters/contamination.py`), the first filter stage",
@@ -356,6 +358,14 @@ INVALID_RECORD = reason("invalid_record", stage="input", meaning="`seekforge qa-
 # sft, rl: dataset builders
 # ---------------------------------------------------------------------------
 
+TOO_EASY = reason("too_easy", stage="qa_gates", meaning="the teacher answered it from memory, without tools or "
+                  "documents, more often than max_closed_book_correct: no research needed")
+NOT_ANSWERABLE_FROM_EVIDENCE = reason("not_answerable_from_evidence", stage="qa_gates", meaning="given the question's "
+                                      "own evidence pages, the teacher did not reach the reference answer")
+AMBIGUOUS = reason("ambiguous", stage="qa_gates", meaning="the judge found a different answer that also satisfies "
+                   "the question per the evidence: more than one valid answer")
+GATE_LLM_ERROR = reason("gate_llm_error", stage="qa_gates", meaning="every LLM call of a hardness or uniqueness gate "
+                        "failed, so the gate could not decide (never counted as a pass)")
 HELD_OUT_FOR_RL = reason("held_out_for_rl", stage="sft", meaning="a kept rollout of a question the split holds out "
                          "for RL")
 STYLE_NOT_IN_RECIPE = reason("style_not_in_recipe", stage="sft", meaning="a kept rollout of a style the recipe does "

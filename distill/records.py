@@ -34,6 +34,7 @@ QA_SCHEMA = pl.Schema(
         "seed": pl.Int64,
         "sample_index": pl.Int32,
         "chain_id": pl.String,
+        "gates": pl.String,  # JSON verdicts of the hardness / uniqueness gates (distill/gates.py); null: not gated
     }
 )
 

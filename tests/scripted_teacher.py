@@ -54,6 +54,16 @@ def scripted_teacher(request: RecordedRequest, *, faulty: bool = True):  # type:
         pred = re.search(r"^Prediction: (.*)$", user, re.MULTILINE)
         same = bool(pred and pred.group(1).strip().lower() in golds)
         return reply(json.dumps({"correct": "yes" if same else "no", "reason": "compared with the gold answers"}))
+    if "You answer trivia questions from memory" in system:  # closed-book gate: the scripted teacher does not know
+        return reply("I am not sure")
+    if "You answer a question using only the documents" in system:  # with-evidence gate: as CRAWLQA wrote it
+        docs = user.rsplit("Question:", 1)[0]
+        titles = _DOC.findall(docs)
+        last_doc = docs.split(f"Document {len(titles)}: ", 1)[-1] if titles else docs
+        years = _YEAR.findall(last_doc)
+        return reply(years[0] if years else "unknown")
+    if "has exactly one correct answer" in system:  # uniqueness gate
+        return reply('{"verdict": "wrong", "reason": "does not satisfy the question"}')
     if "You are a reasoning reward model" in system:  # RRM: one grade per numbered atomic thought
         thoughts = user.split("Atomic thoughts to grade:", 1)[-1]
         n = len(re.findall(r"^\[(\d+)\] ", thoughts, re.MULTILINE))
