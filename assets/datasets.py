@@ -7,6 +7,7 @@ visible: one funnel from crawled pages to training records, as a table and a cha
 
 import asyncio
 import hashlib
+import json
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -116,11 +117,12 @@ def _upstream_funnel(storage: StorageResource, questions_rolled_out: int) -> Fun
         pool, d = pl.read_parquet(pool_path), pl.read_parquet(pool_drops)
         # Deduplication, then each hardness / uniqueness gate as its own stage (distill/gates.py).
         gate_stages = [f"gate_{g}" for g in GATES]
+        ran = {f"gate_{g}" for raw in (pool["gates"].drop_nulls() if "gates" in pool.columns else [])
+               for g in json.loads(raw)}  # the gates whose verdicts the kept questions carry
         n = pool.height + d.height
         for stage in ["qa_pool", *gate_stages]:
             here = d.filter(~pl.col("stage").is_in(gate_stages)) if stage == "qa_pool" else d.filter(pl.col("stage") == stage)
-            gated = "gates" in pool.columns and pool["gates"].drop_nulls().len() > 0
-            if stage != "qa_pool" and not (gated or here.height):
+            if stage != "qa_pool" and stage not in ran and not here.height:
                 continue
             funnel.add_stage(stage, n, Counter(here["reason"].to_list()))
             n -= here.height

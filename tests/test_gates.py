@@ -108,7 +108,8 @@ def test_the_funnel_shows_each_gate(tmp_path: Path) -> None:
     from distill.records import drops_frame, qa_frame
 
     storage = StorageResource(data_dir=str(tmp_path))
-    kept = [{**REC, "id": f"k{i}", "gates": "{}"} for i in range(3)]
+    ran = json.dumps({"closed_book": {}, "with_evidence": {}})  # uniqueness off: no stage of its own unless it dropped
+    kept = [{**REC, "id": f"k{i}", "gates": ran} for i in range(3)]
     drops = [{**REC, "id": "d1", "stage": "dedup", "reason": "near_duplicate"},
              {**REC, "id": "d2", "stage": "gate_closed_book", "reason": "too_easy"},
              {**REC, "id": "d3", "stage": "gate_closed_book", "reason": "too_easy"},

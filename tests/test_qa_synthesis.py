@@ -221,6 +221,11 @@ def _check_datasets(data: Path) -> None:
     pool = pl.read_parquet(data / "qa" / "qa_pool.parquet")
     assert ("rolled_out" in stages) == (pool.height > 4)  # demo.yaml rolls out 4 questions
     assert {"rollouts", "contamination", "validity", "voting", "dedup"} <= set(stages)
+    # demo.yaml's gates: closed-book enforced (2 tries), with-evidence recorded, uniqueness off.
+    assert stages.index("qa_pool") < stages.index("gate_closed_book") < stages.index("gate_with_evidence")
+    verdicts = [json.loads(g) for g in pool["gates"].to_list()]
+    assert verdicts and all(v["closed_book"]["asked"] == 2 and "with_evidence" in v and "uniqueness" not in v
+                            for v in verdicts)
     assert (data / "filters" / "funnel.png").read_bytes()[:4] == b"\x89PNG"
 
     split = pl.read_parquet(data / "datasets" / "question_split.parquet")
