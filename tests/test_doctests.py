@@ -14,6 +14,7 @@ MODULES = [
     "train.report",
     "train.eval_metrics",  # pass@k
     "train.dynamic_sampling",  # the arithmetic of DAPO dynamic sampling on TRL batches
+    "train.sft_select",  # which kept rollouts of a question reach SFT
 ]
 
 
