@@ -376,6 +376,23 @@ class RLDatasetConfig(dg.Config):
                                                               "failed (DAPO dynamic sampling, done in advance).")
 
 
+def _path_entities(storage: StorageResource, question_ids: set[str]) -> dict[str, list[str]]:
+    """Per question, the entities its QA pair was built along (:func:`train.rl_data.path_entities`), read
+    from the QA tables (every pair, so E2HQA ancestors resolve) and the crawled pages' titles; none for
+    questions without a QA record (imported trajectories)."""
+    from train.rl_data import path_entities
+
+    tables = [storage.path("qa", f"{origin}_pairs.parquet") for origin in ("crawlqa", "e2hqa")]
+    records = {r["id"]: r for t in tables if t.exists() for r in pl.read_parquet(t).to_dicts()}
+    if not records:
+        return {}
+    titles: dict[str, str] = {}
+    for page_file in sorted(storage.path("web_pages").glob("*.parquet")):
+        pages = pl.read_parquet(page_file, columns=["canonical_url", "title"]).drop_nulls()
+        titles.update(zip(pages["canonical_url"].to_list(), pages["title"].to_list(), strict=True))
+    return {q: path_entities(q, records, titles) for q in sorted(question_ids)}
+
+
 @dg.asset(
     group_name=GROUP, kinds={"python", "parquet", "huggingface"}, owners=OWNERS,
     deps=[scored_trajectories, sft_dataset],
@@ -385,7 +402,7 @@ class RLDatasetConfig(dg.Config):
 )
 def rl_dataset(config: RLDatasetConfig, storage: StorageResource, recipe: RecipeResource) -> dg.MaterializeResult:
     from train.dataset_card import CardInfo, render_card
-    from train.rl_data import rl_records, save_rl_dataset
+    from train.rl_data import PATH_ENTITIES, rl_records, save_rl_dataset
 
     scored = _read(storage.path("filters", "scored_trajectories.parquet"), "scored_trajectories")
     split = dict(_read(storage.path("datasets", "question_split.parquet"), "sft_dataset's question split").iter_rows())
@@ -393,8 +410,10 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource, recipe: Recipe
     clean = scored.filter(pl.col("benchmark_match").is_null())
     trajs = read_trajectories(clean.select(trajectories_frame([]).columns))
     correct = dict(zip(clean["id"].to_list(), clean["correct"].to_list(), strict=True))
+    entities = _path_entities(storage, {t.question_id for t in trajs})
     records, drops = rl_records(trajs, correct, sft_questions, min_rollouts=config.min_rollouts,
-                                difficulty_filter=config.difficulty_filter, prompt_style=recipe.rl_prompt_style.value)
+                                difficulty_filter=config.difficulty_filter, prompt_style=recipe.rl_prompt_style.value,
+                                entities=entities)
     stage = Funnel()
     stage.add_stage("rl_questions", len({t.question_id for t in trajs}), drops)
     out_dir = storage.path("datasets", "rl")
@@ -411,6 +430,8 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource, recipe: Recipe
             "prompt_style": recipe.rl_prompt_style.value,
             "drops": counter_md(drops),
             "rollouts_excluded_as_benchmark": scored.height - clean.height,
+            "prompts_with_path_entities": sum(1 for r in records if r[PATH_ENTITIES]),
+            "entity_reward_alpha": recipe.entity_reward_alpha,
             "pass_rate": dg.MetadataValue.md(md_table([{"mean": round(sum(rates) / len(rates), 3) if rates else None,
                                                         "min": min(rates, default=None),
                                                         "max": max(rates, default=None)}])),

@@ -149,6 +149,9 @@ def _columns(kind: Kind) -> str:
         "- `prompt`: system + user messages, as the agent saw them before its first turn.",
         "- `question`, `answer`, `aliases`: the question and its accepted answers.",
         "- `k`, `n_correct`, `pass_rate`: rollouts counted, rollouts judged correct, their ratio.",
+        "- `path_entities`: the entities the QA pair was built along (CRAWLQA chain pages, entities E2HQA hid), "
+        "less those the question names or the answer covers; empty for questions without a QA record. The "
+        "optional entity-coverage reward (`entity_reward_alpha`) gives wrong answers partial credit for them.",
         "- provenance: `question_id`, `style` and `prompt_id` of the prompt, `source_format`.",
     ])
 
