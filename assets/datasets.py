@@ -22,7 +22,14 @@ from assets.metadata import counter_md, counts_md, fail_if_llm_unusable, llm_met
 from assets.recipe import RecipeResource
 from assets.resources import BenchmarksResource, LLMResource, ModelsResource, StorageResource
 from assets.trajectories import trajectories
-from crawl.drop_reasons import HELD_OUT_FOR_RL, NOT_SAMPLED, STYLE_NOT_IN_RECIPE, UNEXPLAINED_INVALID, prefixed
+from crawl.drop_reasons import (
+    HELD_OUT_FOR_RL,
+    NOT_SAMPLED,
+    NOT_SELECTED,
+    STYLE_NOT_IN_RECIPE,
+    UNEXPLAINED_INVALID,
+    prefixed,
+)
 from distill.agent.trajectory import STYLES, Trajectory, read_trajectories, trajectories_frame
 from distill.answer_judge import JudgeItem, judge_answers
 from distill.gates import GATES
@@ -34,6 +41,7 @@ from filters.funnel_chart import funnel_png, png_markdown
 from filters.pipeline import STAGES, FilterSettings, run_filters
 from filters.rules import RuleSettings
 from filters.voting import VoteSettings
+from train.sft_select import DEFAULT_SELECTION, SELECTION_RULES, Selection, effort_stats, select_rollouts
 
 GROUP = "datasets"
 OWNERS = ["team:seekforge-data"]
@@ -45,6 +53,11 @@ SCORED_EXTRA = pl.Schema({  # type: ignore[arg-type]
     "benchmark_match": pl.String, "correct": pl.Boolean, "rule_correct": pl.Boolean, "answer_span": pl.String,
 })
 SPLIT_SCHEMA = pl.Schema({"question_id": pl.String, "split": pl.String})
+#: datasets/sft_selection.parquet: every kept rollout of the SFT split in the recipe's styles, its effort and
+#: whether sft_dataset's ``select`` let it through.
+SELECTION_SCHEMA = pl.Schema({"id": pl.String, "question_id": pl.String, "style": pl.String, "correct": pl.Boolean,
+                              "tool_calls": pl.Int32, "completion_tokens": pl.Int64, "prompt_tokens": pl.Int64,
+                              "selected": pl.Boolean})
 
 
 class ScoreConfig(dg.Config):
@@ -230,6 +243,10 @@ class SFTDatasetConfig(dg.Config):
                                                          "hashes), never all of them; for tiny runs.")
     max_length: int = Field(default=8192, description="Longer tokenized conversations are rejected (counted).")
     min_rows: int = Field(default=1, description="Fewer SFT records than this fails the blocking check.")
+    select: Selection = Field(default=DEFAULT_SELECTION, description="Which of a question's kept rollouts (after the "
+                              "recipe's styles) reach SFT: all | fewest_tool_calls (DeepDive: the correct rollout with "
+                              "the fewest tool calls teaches better) | shortest (fewest completion tokens). The last "
+                              "two keep one per question; the others are counted as not_selected.")
 
 
 def question_split(question_ids: list[str], rl_fraction: float, salt: str, min_rl: int = 0,
@@ -288,7 +305,11 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
         if kept.height else kept
     styles = recipe.style_names()
     in_styles = in_sft.filter(pl.col("style").is_in(styles))
-    trajs = read_trajectories(in_styles.select(trajectories_frame([]).columns))
+    candidates = read_trajectories(in_styles.select(trajectories_frame([]).columns))
+    trajs = select_rollouts(candidates, config.select,
+                            correct=dict(zip(in_styles["id"].to_list(), in_styles["correct"].to_list(), strict=True)))
+    write_table(_selection_table(in_styles, {t.id for t in trajs}), storage.path("datasets", "sft_selection.parquet"))
+    effort = [effort_stats(candidates).row("kept (in the recipe's styles)"), effort_stats(trajs).row("selected")]
     records = sft_records(trajs)
     base = models.base_model_path(storage)
     tokenizer = load_tokenizer(base)
@@ -297,12 +318,14 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
     stage = Funnel()
     stage.add_stage("sft_split", kept.height, {HELD_OUT_FOR_RL: kept.height - in_sft.height})
     stage.add_stage("sft_styles", in_sft.height, {STYLE_NOT_IN_RECIPE: in_sft.height - in_styles.height})
+    stage.add_stage("sft_select", len(candidates), {NOT_SELECTED: len(candidates) - len(trajs)})
     stage.add_stage("sft_records", len(records), Counter(r["reason"] for r in tokenized.rejected))
     out_dir = storage.path("datasets", "sft")
     info = CardInfo(name="seekforge-sft", kind="sft", rows=len(tokenized.rows),
                     sources=dict(Counter(t.source_format for t in trajs)),
                     styles=dict(Counter(t.style for t in trajs)), models=sorted({t.model for t in trajs}),
-                    funnel_markdown=(funnel := _funnel_through(storage, stage)).to_markdown())
+                    funnel_markdown=(funnel := _funnel_through(storage, stage)).to_markdown(),
+                    selection=config.select, selection_rule=SELECTION_RULES[config.select], selection_effort=effort)
     paths = save_sft_dataset(records, tokenized, out_dir, render_card(info))
     write_table(pl.DataFrame(funnel.to_rows()), storage.path("datasets", "sft_funnel.parquet"))
     chart = funnel_png(funnel, storage.path("datasets", "sft_funnel.png"), title="pages to SFT records")
@@ -317,6 +340,9 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
             "by_style": counter_md(Counter(t.style for t in trajs), key="style"),
             "recipe": recipe.name,
             "styles": ", ".join(styles),
+            "select": config.select,
+            "selection_rule": SELECTION_RULES[config.select],
+            "selection_effort": dg.MetadataValue.md(md_table(effort)),
             "questions": len({t.question_id for t in trajs}),
             "split": counter_md(Counter(split.values()), key="split", label="questions"),
             "base_model": str(base),
@@ -332,6 +358,14 @@ def sft_dataset(context: dg.AssetExecutionContext, config: SFTDatasetConfig, sto
                                 metadata={"rows": len(tokenized.rows), "required": config.min_rows}),
         ],
     )
+
+
+def _selection_table(in_styles: pl.DataFrame, selected: set[str]) -> pl.DataFrame:
+    """Per kept rollout: its tool calls and tokens and whether ``select`` kept it (the record behind the
+    metadata's means, and what a person reads to see why one rollout of a question won)."""
+    df = in_styles.select([c for c in SELECTION_SCHEMA.names() if c != "selected"])
+    chosen = pl.col("id").is_in(pl.Series(sorted(selected), dtype=pl.String))
+    return df.with_columns(chosen.alias("selected")).cast(SELECTION_SCHEMA)
 
 
 def _sft_preview(records: list[dict[str, Any]], n: int = 3, width: int = 160) -> str:
@@ -354,6 +388,23 @@ class RLDatasetConfig(dg.Config):
                                                               "failed (DAPO dynamic sampling, done in advance).")
 
 
+def _path_entities(storage: StorageResource, question_ids: set[str]) -> dict[str, list[str]]:
+    """Per question, the entities its QA pair was built along (:func:`train.rl_data.path_entities`), read
+    from the QA tables (every pair, so E2HQA ancestors resolve) and the crawled pages' titles; none for
+    questions without a QA record (imported trajectories)."""
+    from train.rl_data import path_entities
+
+    tables = [storage.path("qa", f"{origin}_pairs.parquet") for origin in ("crawlqa", "e2hqa")]
+    records = {r["id"]: r for t in tables if t.exists() for r in pl.read_parquet(t).to_dicts()}
+    if not records:
+        return {}
+    titles: dict[str, str] = {}
+    for page_file in sorted(storage.path("web_pages").glob("*.parquet")):
+        pages = pl.read_parquet(page_file, columns=["canonical_url", "title"]).drop_nulls()
+        titles.update(zip(pages["canonical_url"].to_list(), pages["title"].to_list(), strict=True))
+    return {q: path_entities(q, records, titles) for q in sorted(question_ids)}
+
+
 @dg.asset(
     group_name=GROUP, kinds={"python", "parquet", "huggingface"}, owners=OWNERS,
     deps=[scored_trajectories, sft_dataset],
@@ -363,7 +414,7 @@ class RLDatasetConfig(dg.Config):
 )
 def rl_dataset(config: RLDatasetConfig, storage: StorageResource, recipe: RecipeResource) -> dg.MaterializeResult:
     from train.dataset_card import CardInfo, render_card
-    from train.rl_data import rl_records, save_rl_dataset
+    from train.rl_data import PATH_ENTITIES, rl_records, save_rl_dataset
 
     scored = _read(storage.path("filters", "scored_trajectories.parquet"), "scored_trajectories")
     split = dict(_read(storage.path("datasets", "question_split.parquet"), "sft_dataset's question split").iter_rows())
@@ -371,8 +422,10 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource, recipe: Recipe
     clean = scored.filter(pl.col("benchmark_match").is_null())
     trajs = read_trajectories(clean.select(trajectories_frame([]).columns))
     correct = dict(zip(clean["id"].to_list(), clean["correct"].to_list(), strict=True))
+    entities = _path_entities(storage, {t.question_id for t in trajs})
     records, drops = rl_records(trajs, correct, sft_questions, min_rollouts=config.min_rollouts,
-                                difficulty_filter=config.difficulty_filter, prompt_style=recipe.rl_prompt_style.value)
+                                difficulty_filter=config.difficulty_filter, prompt_style=recipe.rl_prompt_style.value,
+                                entities=entities)
     stage = Funnel()
     stage.add_stage("rl_questions", len({t.question_id for t in trajs}), drops)
     out_dir = storage.path("datasets", "rl")
@@ -389,6 +442,8 @@ def rl_dataset(config: RLDatasetConfig, storage: StorageResource, recipe: Recipe
             "prompt_style": recipe.rl_prompt_style.value,
             "drops": counter_md(drops),
             "rollouts_excluded_as_benchmark": scored.height - clean.height,
+            "prompts_with_path_entities": sum(1 for r in records if r[PATH_ENTITIES]),
+            "entity_reward_alpha": recipe.entity_reward_alpha,
             "pass_rate": dg.MetadataValue.md(md_table([{"mean": round(sum(rates) / len(rates), 3) if rates else None,
                                                         "min": min(rates, default=None),
                                                         "max": max(rates, default=None)}])),

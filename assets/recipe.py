@@ -30,10 +30,10 @@ from train.rl_runner import RLSettings
 
 #: RLSettings fields a recipe decides (the rest size the run: max_steps, prompts_per_step, seed).
 RECIPE_RL_FIELDS: Final = (
-    "reward", "alpha0", "atr_aggregation", "f1_metric", "correct_f1", "learning_rate", "num_generations", "beta",
-    "epsilon", "epsilon_high", "loss_type", "temperature", "mask_zero_variance_groups", "max_refill_rounds",
-    "refill_oversample", "entropy_base",
-    "entropy_target", "entropy_window", "entropy_step", "entropy_max",
+    "reward", "alpha0", "atr_aggregation", "f1_metric", "correct_f1", "entity_reward_alpha", "learning_rate",
+    "num_generations", "beta", "epsilon", "epsilon_high", "loss_type", "temperature", "mask_zero_variance_groups",
+    "max_refill_rounds", "refill_oversample", "entropy_base", "entropy_target", "entropy_window", "entropy_step",
+    "entropy_max",
 )
 #: RolloutConfig fields a recipe decides (token budgets size the run).
 RECIPE_ROLLOUT_FIELDS: Final = ("max_turns",)

@@ -370,6 +370,8 @@ HELD_OUT_FOR_RL = reason("held_out_for_rl", stage="sft", meaning="a kept rollout
                          "for RL")
 STYLE_NOT_IN_RECIPE = reason("style_not_in_recipe", stage="sft", meaning="a kept rollout of a style the recipe does "
                              "not fine-tune on (sft_dataset's styles)")
+NOT_SELECTED = reason("not_selected", stage="sft", meaning="a kept rollout that lost to another rollout of its "
+                      "question under sft_dataset's select (fewest_tool_calls or shortest keep one per question)")
 TOO_LONG = reason("too_long", stage="sft", meaning="the tokenized conversation is longer than max_length (rejected, "
                   "not truncated)")
 NO_TRAINED_TOKENS = reason("no_trained_tokens", stage="sft", meaning="no assistant token would be trained (every "

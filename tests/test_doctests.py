@@ -15,6 +15,8 @@ MODULES = [
     "train.eval_metrics",  # pass@k
     "train.dynamic_sampling",  # the arithmetic of DAPO dynamic sampling on TRL batches
     "distill.gates",  # what counts as right in the gates
+    "train.sft_select",  # which kept rollouts of a question reach SFT
+    "train.rl_data",  # path entities of a QA pair
 ]
 
 

@@ -231,14 +231,15 @@ def test_two_grpo_steps_with_tool_calls_in_rollouts(tmp_path: Path, base: Path) 
     prompt = [{"role": "system", "content": "Use <think>, then <tool_call> or <answer>."},
               {"role": "user", "content": "Who founded the Velmora Institute?"}]
     datasets.Dataset.from_list([{"prompt": prompt, "question": "Who founded the Velmora Institute?",
-                                 "answer": "Ada Rinn", "aliases": ["A. Rinn"]}]).save_to_disk(str(tmp_path / "ds"))
+                                 "answer": "Ada Rinn", "aliases": ["A. Rinn"], "path_entities": ["Velmora"]}]
+                               ).save_to_disk(str(tmp_path / "ds"))
     calls = []
 
     def tool(name, args):  # type: ignore[no-untyped-def]
         calls.append(name)
         return "The Velmora Institute was founded by Ada Rinn in 1901."
 
-    settings = RLSettings(max_steps=2, num_generations=2, learning_rate=1e-5,
+    settings = RLSettings(max_steps=2, num_generations=2, learning_rate=1e-5, entity_reward_alpha=0.3,
                           rollout=RolloutConfig(max_turns=2, scaffold=("search", "answer"), max_thought_tokens=12,
                                                 max_field_tokens=8))
     report = run_rl(tmp_path / "ds", base, tmp_path / "out", settings, tool=tool, tool_names=["search", "visit"],
@@ -246,6 +247,8 @@ def test_two_grpo_steps_with_tool_calls_in_rollouts(tmp_path: Path, base: Path) 
     assert report.steps == 2 and report.rollouts == 4 and report.tool_calls >= 4 and calls
     assert report.tokens_per_s > 0 and report.device == "cpu"
     assert "reward/alpha" in report.metrics and "entropy" in report.metrics
+    # the path_entities column reached the reward through TRL (with the term on and no column, it raises)
+    assert 0.0 <= report.metrics["reward/entity_coverage"] <= 1.0
     saved = json.loads((tmp_path / "out" / "train_report.json").read_text())
     assert saved["tool_calls"] == report.tool_calls
     AutoModelForCausalLM.from_pretrained(report.checkpoint)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import polars as pl
+
 from distill.agent.formats import _steps_from_messages
-from distill.agent.trajectory import Trajectory
+from distill.agent.trajectory import Trajectory, trajectories_frame
 
 TOOLS_JSON = json.dumps([{"name": "search", "parameters": {}}, {"name": "visit", "parameters": {}}])
 TOOL_NAMES = frozenset({"search", "visit"})
@@ -40,3 +42,14 @@ def traj(*assistant: str, question: str = "Who founded the Skerry Institute?", r
 def good(seed: int = 0, final: str = "Ada Brun", qid: str = "q1", think: str = "") -> Trajectory:
     return traj(call(think or f"I need the founder of the institute, attempt {seed}."),
                 answer("The page names the founder.", final), seed=seed, qid=qid)
+
+
+def scored_table(rows: list[tuple[Trajectory, bool, bool]]) -> pl.DataFrame:
+    """scored_trajectories as the filters write it, for (trajectory, keep, correct) rows."""
+    from assets.datasets import SCORED_EXTRA  # here: the filter tests using this module need no Dagster import
+
+    extra = [{"keep": keep, "reasons": [] if keep else ["minority_answer"], "stage_dropped": "" if keep else "voting",
+              "vote_share": 1.0, "f1": float(ok), "em": float(ok), "judge_correct": None, "judge_reason": None,
+              "benchmark_match": None, "correct": ok, "rule_correct": ok, "answer_span": ""} for _, keep, ok in rows]
+    return pl.concat([trajectories_frame([t for t, _, _ in rows]), pl.DataFrame(extra, schema=SCORED_EXTRA)],
+                     how="horizontal")

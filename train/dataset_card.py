@@ -10,7 +10,7 @@ funnel) and how to load them. The YAML front matter is what the Hub reads (licen
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +18,7 @@ import yaml
 
 from train.rl_data import RL_LAYOUT
 from train.sft_data import SFT_LAYOUT
+from train.sft_select import DEFAULT_SELECTION, SELECTION_RULES
 
 Kind = Literal["sft", "rl"]
 
@@ -40,7 +41,12 @@ SOURCE_LICENCES: dict[str, str] = {
 @dataclass(slots=True)
 class CardInfo:
     """What a card says about one dataset. ``sources`` counts rows by ``source_format``
-    (``seekforge`` rollouts, imported ``webdancer``), ``styles`` by trajectory style."""
+    (``seekforge`` rollouts, imported ``webdancer``), ``styles`` by trajectory style.
+
+    SFT only: ``selection`` names sft_dataset's ``select`` rule, ``selection_rule`` says it in
+    words (default: :data:`train.sft_select.SELECTION_RULES`'s), and ``selection_effort`` holds
+    rows of mean tool calls / tokens (:meth:`train.sft_select.EffortStats.row`), the selected
+    rollouts against all kept ones."""
 
     name: str
     kind: Kind
@@ -51,6 +57,9 @@ class CardInfo:
     funnel_markdown: str = ""
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     licence_notes: list[str] = field(default_factory=list)  # extra notes, after SOURCE_LICENCES
+    selection: str = DEFAULT_SELECTION
+    selection_rule: str = ""
+    selection_effort: Sequence[Mapping[str, object]] = ()
 
 
 def size_category(rows: int) -> str:
@@ -112,6 +121,20 @@ def _summary(info: CardInfo) -> str:
             "(DAPO dynamic sampling), and none of them is in the SFT data.")
 
 
+def _selection(info: CardInfo) -> str:
+    """The SFT card's statement of which rollouts of a question were kept, and what that did to their effort."""
+    rule = info.selection_rule or SELECTION_RULES.get(info.selection, "")
+    text = f"Rule `{info.selection}`: {rule}"
+    rows = list(info.selection_effort)
+    if not rows:
+        return text
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "| --- |" + " ---: |" * (len(keys) - 1)]
+    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return text + "\n\nMean effort per rollout, before tokenization (completion and prompt tokens as the teacher's " \
+                  "endpoint counted them; imported trajectories count none):\n\n" + "\n".join(lines)
+
+
 def _columns(kind: Kind) -> str:
     if kind == "sft":
         return "\n".join([
@@ -126,6 +149,9 @@ def _columns(kind: Kind) -> str:
         "- `prompt`: system + user messages, as the agent saw them before its first turn.",
         "- `question`, `answer`, `aliases`: the question and its accepted answers.",
         "- `k`, `n_correct`, `pass_rate`: rollouts counted, rollouts judged correct, their ratio.",
+        "- `path_entities`: the entities the QA pair was built along (CRAWLQA chain pages, entities E2HQA hid), "
+        "less those the question names or the answer covers; empty for questions without a QA record. The "
+        "optional entity-coverage reward (`entity_reward_alpha`) gives wrong answers partial credit for them.",
         "- provenance: `question_id`, `style` and `prompt_id` of the prompt, `source_format`.",
     ])
 
@@ -192,6 +218,7 @@ def render_card(info: CardInfo) -> str:
         info.funnel_markdown.strip() or "_not recorded_",
         "## Styles",
         _table(info.styles, "style"),
+        *(["## Selection", _selection(info)] if info.kind == "sft" else []),
         "## Columns",
         _columns(info.kind),
         "## Licences of sources",

@@ -23,10 +23,29 @@ They are made of these pieces, each a pure function of text and numbers, unit-te
   and its aliases (:func:`filters.metrics.best_f1`);
 - process: :func:`thoughts_for_rrm` (what the RRM grades), :func:`rollout_atr` (one batch call to
   the RRM), :func:`aggregate_atr` (one ATR from a rollout's grades);
-- schedule and blends: :func:`curriculum_alpha`, :func:`atom_searcher_blend`, :func:`webdancer_blend`.
+- schedule and blends: :func:`curriculum_alpha`, :func:`atom_searcher_blend`, :func:`webdancer_blend`;
+- entity coverage (optional, E-GRPO): :func:`entity_coverage` (the share of the question's path
+  entities a rollout names) and :func:`entity_credit` (partial credit for it).
 
 Where the RRM gave no usable grade (ATR ``None``), the blend falls back to F1 alone instead of
 inventing a process score.
+
+The entity-coverage term (off at ``entity_alpha`` 0): a QA pair was built along a path of
+entities (CRAWLQA's chain pages, the entities E2HQA hid), carried by ``rl_dataset`` as the
+``path_entities`` column. A wrong answer reached after finding most of them is closer than one
+that found none, and a binary outcome cannot tell them apart (E-GRPO reports alpha about 0.3
+best). Exactly how it blends, for a format-valid rollout with coverage ``c`` (a broken format
+gets no credit: the penalty stays a penalty):
+
+- ``outcome' = outcome + alpha * c * (1 - outcome)``, with ``outcome`` the F1 (atom_searcher) or
+  the correctness 1/0 (webdancer) the reward would otherwise use;
+- atom_searcher: ``alpha_T * ATR + (1 - alpha_T) * outcome'``; webdancer: ``0.1 * format + 0.9 * outcome'``.
+
+So a correct answer (outcome 1) is unchanged, a wrong one (webdancer; F1 0) gets ``alpha * c``,
+and for ``alpha < 1`` (enforced) an answer short of correct never reaches a correct one's reward
+at equal format and ATR. Coverage is read in what the model wrote (its turns: thoughts, tool
+calls, answer), as E-GRPO matches entities in the agent's reasoning: counting the observations
+would reward dumping many search results instead of identifying the entities.
 """
 
 from __future__ import annotations
@@ -38,7 +57,7 @@ from typing import Any, Final, Literal
 from distill.agent.atomic import parse_units
 from distill.agent.protocol import parse_turn
 from distill.agent.trajectory import AtomicUnit
-from filters.metrics import Metric, best_f1
+from filters.metrics import Metric, answer_tokens, best_f1, contains_tokens
 from filters.rules import tag_problem
 
 Aggregation = Literal["mean", "min", "late_weighted"]
@@ -65,6 +84,8 @@ WEBDANCER_CORRECT_F1: Final = 0.8
 AGENT_TOOLS: Final = frozenset({"search", "visit"})
 #: The RRM sees this many trailing characters of a rollout's observations as context.
 ATR_CONTEXT_CHARS: Final = 4000
+#: Weight of the entity-coverage term: off unless a recipe turns it on (E-GRPO reports about 0.3 best).
+ENTITY_ALPHA: Final = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,13 +238,78 @@ def atom_searcher_blend(valid: bool, f1: float, atr: float | None, alpha: float)
     return alpha * atr + (1.0 - alpha) * f1
 
 
-def webdancer_blend(valid: bool, correct: bool) -> float:
-    """One rollout's WebDancer reward: 0.1 * format + 0.9 * correct.
+def webdancer_blend(valid: bool, correct: float) -> float:
+    """One rollout's WebDancer reward: 0.1 * format + 0.9 * correct (1 or 0, or a wrong answer's
+    :func:`entity_credit`).
 
     >>> webdancer_blend(True, True), webdancer_blend(True, False), webdancer_blend(False, False)
     (1.0, 0.1, 0.0)
+    >>> round(webdancer_blend(True, 0.15), 6)  # a wrong answer that found half the path entities, alpha 0.3
+    0.235
     """
     return WEBDANCER_FORMAT_WEIGHT * float(valid) + WEBDANCER_CORRECT_WEIGHT * float(correct)
+
+
+def entity_coverage(texts: Sequence[str], entities: Sequence[str] | None) -> float | None:
+    """Share of ``entities`` named in any of ``texts`` as whole tokens (cover-EM normalisation:
+    case, accents, punctuation and articles do not matter); None when there are no entities,
+    so a question without a recorded path gets no credit rather than a made-up one.
+
+    >>> entity_coverage(["<think>The Velde flows through Orsund.</think>"], ["Orsund", "Kaldberg"])
+    0.5
+    >>> entity_coverage(["the ORSUND bridge"], ["Orsund"]), entity_coverage(["Orsundberg"], ["Orsund"])
+    (1.0, 0.0)
+    >>> entity_coverage(["anything"], []) is None
+    True
+    """
+    wanted = [tokens for tokens in (answer_tokens(e) for e in entities or ()) if tokens]
+    if not wanted:
+        return None
+    haystacks = [answer_tokens(t) for t in texts]
+    return sum(any(contains_tokens(h, w) for h in haystacks) for w in wanted) / len(wanted)
+
+
+def check_entity_alpha(alpha: float) -> float:
+    """``alpha`` if it is in [0, 1): at 1 a wrong answer that names every path entity would earn
+    a correct one's reward."""
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"entity alpha must be in [0, 1), got {alpha}")
+    return alpha
+
+
+def entity_credit(outcome: float, coverage: float | None, alpha: float) -> float:
+    """The outcome with partial credit for path entities: ``outcome + alpha * coverage * (1 - outcome)``.
+
+    Only the gap to a correct answer is credited, so a correct answer (1) keeps 1 and, for
+    alpha < 1, nothing short of correct reaches it. No coverage (None) or alpha 0: unchanged.
+
+    >>> entity_credit(0.0, 0.5, 0.3)  # a wrong answer that found half the path
+    0.15
+    >>> entity_credit(1.0, 1.0, 0.3), entity_credit(0.4, None, 0.3), entity_credit(0.4, 1.0, 0.0)
+    (1.0, 0.4, 0.4)
+    >>> entity_credit(0.5, 1.0, 0.3)  # an F1 of 0.5: 0.3 of the remaining 0.5
+    0.65
+    """
+    if not alpha or coverage is None:
+        return outcome
+    return outcome + check_entity_alpha(alpha) * coverage * (1.0 - outcome)
+
+
+def rollout_coverages(texts: Sequence[Sequence[str]], path_entities: Sequence[Sequence[str] | None] | None,
+                      valid: Sequence[bool], alpha: float) -> list[float | None]:
+    """Entity coverage per rollout: None where the term cannot apply (alpha 0, a broken format,
+    a question without path entities). With alpha > 0 the ``path_entities`` column is required:
+    a run asking for the term on a dataset without it must fail, not train without it.
+
+    >>> rollout_coverages([["<answer>Orsund</answer>"], ["x"]], [["Orsund"], ["Orsund"]], [True, False], 0.3)
+    [1.0, None]
+    """
+    if not check_entity_alpha(alpha):
+        return [None] * len(valid)
+    if path_entities is None:
+        raise ValueError("the entity-coverage term (entity alpha > 0) needs the path_entities column; "
+                         "re-materialize rl_dataset")
+    return [entity_coverage(t, e) if ok else None for t, e, ok in zip(texts, path_entities, valid, strict=True)]
 
 
 def completion_turns(completion: str | Sequence[Mapping[str, Any]]) -> list[str]:
@@ -238,12 +324,15 @@ def completion_turns(completion: str | Sequence[Mapping[str, Any]]) -> list[str]
     return [str(m.get("content") or "") for m in completion if m.get("role") == "assistant"]
 
 
-def _outcomes(completions: Sequence[Any], answer: Sequence[str], aliases: Sequence[Sequence[str] | None] | None,
-              turns: Sequence[Sequence[str]] | None, tool_names: Iterable[str],
-              metric: Metric) -> tuple[list[FormatVerdict], list[float]]:
+def _texts(completions: Sequence[Any], turns: Sequence[Sequence[str]] | None) -> Sequence[Sequence[str]]:
+    """Each rollout's assistant turns: the ``turns`` column when given, else read off the completion."""
+    return turns if turns is not None else [completion_turns(c) for c in completions]
+
+
+def _outcomes(texts: Sequence[Sequence[str]], answer: Sequence[str], aliases: Sequence[Sequence[str] | None] | None,
+              tool_names: Iterable[str], metric: Metric) -> tuple[list[FormatVerdict], list[float]]:
     """Format verdict and outcome F1 (0 for a broken format) of every rollout."""
     names = frozenset(tool_names)
-    texts = turns if turns is not None else [completion_turns(c) for c in completions]
     verdicts = [check_format(t, names) for t in texts]
     f1s = [outcome_f1(v.answer, answer[i], aliases[i] if aliases else (), metric=metric) if v.valid else 0.0
            for i, v in enumerate(verdicts)]
@@ -266,9 +355,12 @@ def atom_searcher_reward(completions: Sequence[Any], *, answer: Sequence[str],
                          scorer: ThoughtScorer | None = None, stats: dict[str, int] | None = None,
                          tool_names: Iterable[str] = AGENT_TOOLS, alpha0: float = ALPHA0, max_steps: int = 0,
                          atr_aggregation: Aggregation = "mean", f1_metric: Metric = REWARD_F1,
+                         path_entities: Sequence[Sequence[str] | None] | None = None,
+                         entity_alpha: float = ENTITY_ALPHA,
                          log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
     """Atom-Searcher's reward per completion: :data:`FORMAT_PENALTY` for a broken format, else
-    ``alpha_T * ATR + (1 - alpha_T) * F1``.
+    ``alpha_T * ATR + (1 - alpha_T) * F1``; with ``entity_alpha`` > 0 the F1 is first given
+    :func:`entity_credit` for the ``path_entities`` the rollout named (module docstring).
 
     ``turns`` (the rollout's assistant texts) is read when given, else the completion itself
     (:func:`completion_turns`). ATR needs a ``scorer`` (the RRM, see :func:`rollout_atr`) and the
@@ -281,12 +373,18 @@ def atom_searcher_reward(completions: Sequence[Any], *, answer: Sequence[str],
     >>> half = lambda items: [[0.5] * len(units) for _, units, _ in items]
     >>> atom_searcher_reward([done], answer=["Ada Rinn"], question=["Who?"], thoughts=[["found it"]], scorer=half)
     [0.75]
+    >>> lost = "<think>Orsund is the town; the founder?</think><answer>Bo Lind</answer>"
+    >>> atom_searcher_reward([lost], answer=["Ada Rinn"], path_entities=[["Orsund", "Kaldberg"]], entity_alpha=0.3)
+    [0.15]
     """
     step = int(getattr(trainer_state, "global_step", 0) or 0)
     total = int(getattr(trainer_state, "max_steps", 0) or max_steps) or 1
     alpha = curriculum_alpha(step, total, alpha0)
-    verdicts, f1s = _outcomes(completions, answer, aliases, turns, tool_names, f1_metric)
+    texts = _texts(completions, turns)
+    verdicts, f1s = _outcomes(texts, answer, aliases, tool_names, f1_metric)
     valid = [v.valid for v in verdicts]
+    coverages = rollout_coverages(texts, path_entities, valid, entity_alpha)
+    outcomes = [entity_credit(f1, c, entity_alpha) for f1, c in zip(f1s, coverages, strict=True)]
     atrs: list[float | None] = [None] * len(verdicts)
     if scorer is not None:
         if question is None or thoughts is None:
@@ -294,8 +392,9 @@ def atom_searcher_reward(completions: Sequence[Any], *, answer: Sequence[str],
         atrs = rollout_atr(scorer, question, thoughts, observations, valid, atr_aggregation, stats)
     if log_metric is not None:
         log_metric("reward/alpha", alpha)
-    _log_means(log_metric, {"valid": [float(v) for v in valid], "f1": f1s, "atr": [a for a in atrs if a is not None]})
-    return [atom_searcher_blend(v, f1, atr, alpha) for v, f1, atr in zip(valid, f1s, atrs, strict=True)]
+    _log_means(log_metric, {"valid": [float(v) for v in valid], "f1": f1s, "atr": [a for a in atrs if a is not None],
+                            "entity_coverage": [c for c in coverages if c is not None]})
+    return [atom_searcher_blend(v, o, atr, alpha) for v, o, atr in zip(valid, outcomes, atrs, strict=True)]
 
 
 def webdancer_reward(completions: Sequence[Any], *, answer: Sequence[str],
@@ -303,9 +402,12 @@ def webdancer_reward(completions: Sequence[Any], *, answer: Sequence[str],
                      turns: Sequence[Sequence[str]] | None = None, question: Sequence[str] | None = None,
                      tool_names: Iterable[str] = AGENT_TOOLS, judge: AnswerJudge | None = None,
                      stats: dict[str, int] | None = None, correct_f1: float = WEBDANCER_CORRECT_F1,
-                     f1_metric: Metric = REWARD_F1, log_metric: Callable[[str, float], None] | None = None,
+                     f1_metric: Metric = REWARD_F1, path_entities: Sequence[Sequence[str] | None] | None = None,
+                     entity_alpha: float = ENTITY_ALPHA, log_metric: Callable[[str, float], None] | None = None,
                      **_: Any) -> list[float]:
-    """WebDancer's reward per completion: 0.1 * format + 0.9 * correct.
+    """WebDancer's reward per completion: 0.1 * format + 0.9 * correct; with ``entity_alpha`` > 0
+    a wrong answer's 0 becomes ``entity_alpha`` times the share of ``path_entities`` it named
+    (:func:`entity_credit`, module docstring).
 
     With a ``judge`` (WebDancer's LLM judge; needs the ``question`` column) the answers of
     well-formed rollouts are judged in one batch; ``stats`` counts ``judge_asked`` and
@@ -319,8 +421,15 @@ def webdancer_reward(completions: Sequence[Any], *, answer: Sequence[str],
     >>> lenient = lambda items: [True for _ in items]  # the judge accepts "Ada" where F1 does not
     >>> webdancer_reward(completions, answer=["Ada Rinn", "Ada Rinn"], question=["Who?", "Who?"], judge=lenient)
     [1.0, 1.0]
+    >>> found = ["<think>Orsund, then Kaldberg</think><answer>Ada Rinn</answer>",
+    ...          "<think>Orsund</think><answer>Bo</answer>"]
+    >>> rewards = webdancer_reward(found, answer=["Ada Rinn"] * 2, path_entities=[["Orsund", "Kaldberg"]] * 2,
+    ...                            entity_alpha=0.3)
+    >>> [round(r, 6) for r in rewards]  # the wrong answer named Orsund: 0.1 + 0.9 * 0.3 * 1/2
+    [1.0, 0.235]
     """
-    verdicts, f1s = _outcomes(completions, answer, aliases, turns, tool_names, f1_metric)
+    texts = _texts(completions, turns)
+    verdicts, f1s = _outcomes(texts, answer, aliases, tool_names, f1_metric)
     correct = [f1 >= correct_f1 for f1 in f1s]
     if judge is not None:
         if question is None:
@@ -334,6 +443,9 @@ def webdancer_reward(completions: Sequence[Any], *, answer: Sequence[str],
         if stats is not None:
             stats["judge_asked"] = stats.get("judge_asked", 0) + len(asked)
             stats["judge_graded"] = stats.get("judge_graded", 0) + sum(v is not None for v in judged)
+    coverages = rollout_coverages(texts, path_entities, [v.valid for v in verdicts], entity_alpha)
     _log_means(log_metric, {"valid": [float(v.valid) for v in verdicts], "f1": f1s,
-                            "correct": [float(c) for c in correct]})
-    return [webdancer_blend(v.valid, c) for v, c in zip(verdicts, correct, strict=True)]
+                            "correct": [float(c) for c in correct],
+                            "entity_coverage": [c for c in coverages if c is not None]})
+    return [webdancer_blend(v.valid, entity_credit(float(c), cov, entity_alpha))
+            for v, c, cov in zip(verdicts, correct, coverages, strict=True)]

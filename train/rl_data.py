@@ -12,11 +12,19 @@ recipe's prompt style (``prompt_style``: Atom-Searcher's policy is prompted for 
 thoughts, so the RRM grades atomic units; WebDancer's with the plain ReAct prompt), so
 TRL's ``GRPOTrainer`` can use it directly; ``answer`` and ``aliases`` are dataset columns
 that reward functions receive as keyword arguments.
+
+``path_entities`` are the entities the QA pair was built along (:func:`path_entities`): the
+pages of a CRAWLQA chain, the entities E2HQA hid round by round. The optional
+entity-coverage reward (:func:`train.rewards.entity_coverage`) gives a wrong answer partial
+credit for the share of them the rollout found. Trajectories do not carry them (the rollout
+loop gets question and answer only), so ``rl_dataset`` looks them up by question id in the
+QA tables; imported questions without a QA record get none.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,11 +32,14 @@ from typing import Any
 
 from crawl.drop_reasons import ALL_CORRECT, ALL_WRONG, IN_SFT, NO_ROLLOUT_IN_PROMPT_STYLE, TOO_FEW_ROLLOUTS
 from distill.agent.trajectory import STYLES, Trajectory
+from filters.metrics import answer_tokens, contains_tokens
 from train.staging import dataset_from_rows, save_dataset, staged_dir
 
 log = logging.getLogger(__name__)
 
 DROP_REASONS = (IN_SFT, TOO_FEW_ROLLOUTS, ALL_CORRECT, ALL_WRONG, NO_ROLLOUT_IN_PROMPT_STYLE)
+#: The column of a question's path entities (read by the entity-coverage reward).
+PATH_ENTITIES = "path_entities"
 
 #: Where :func:`save_rl_dataset` puts things, relative to its ``out_dir`` (the card's configs point here).
 RL_LAYOUT = {
@@ -54,7 +65,66 @@ def rl_features() -> Any:
         "style": Value("string"),
         "prompt_id": Value("string"),
         "source_format": Value("string"),
+        PATH_ENTITIES: List(Value("string")),
     })
+
+
+_DISAMBIGUATION = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+def page_entity(title: str) -> str:
+    """The entity a page is about, from its title: a trailing disambiguation goes, since text names
+    "Velde", not "Velde (river)".
+
+    >>> page_entity("Velde (river)"), page_entity("sorvik-institute/tidewell")
+    ('Velde', 'sorvik-institute/tidewell')
+    """
+    return _DISAMBIGUATION.sub("", title).strip()
+
+
+def path_entities(qa_id: str, records: Mapping[str, Mapping[str, Any]], titles: Mapping[str, str]) -> list[str]:
+    """The entities on the path a QA pair was built along, that a solver has to find.
+
+    ``records`` maps QA id to its QA record (CRAWLQA and E2HQA pairs, with ancestors), ``titles``
+    a page URL to its title. An E2HQA pair contributes the entity each round replaced, from
+    round 1 on (walking ``parent_id`` to the seed); a CRAWLQA pair (or the seed) the entities of
+    its chain pages (``evidence_urls``; E2HQA's own evidence URLs are search hits, not the path).
+    Left out: entities the question still names (finding them is free), ones the answer or an
+    alias covers (the outcome reward judges the answer), and repeats under the normalisation
+    the reward matches with.
+
+    >>> recs = {"c": {"origin": "crawlqa", "question": "Which river flows past Orsund?", "answer": "Velde",
+    ...               "evidence_urls": ["u/orsund", "u/velde", "u/kaldberg"]},
+    ...         "e": {"origin": "e2hqa", "parent_id": "c", "entity_replaced": "Orsund", "answer": "Velde",
+    ...               "question": "Which river flows past the town of the iron bridge?"}}
+    >>> titles = {"u/orsund": "Orsund", "u/velde": "Velde (river)", "u/kaldberg": "Kaldberg"}
+    >>> path_entities("c", recs, titles), path_entities("e", recs, titles), path_entities("x", recs, titles)
+    (['Kaldberg'], ['Orsund', 'Kaldberg'], [])
+    """
+    rec = records.get(qa_id)
+    if rec is None:
+        return []
+    question = answer_tokens(str(rec.get("question") or ""))
+    answers = [answer_tokens(a) for a in (rec.get("answer"), *(rec.get("aliases") or ())) if a]
+    hidden: list[str] = []
+    seen_ids = {qa_id}
+    while rec is not None and rec.get("origin") == "e2hqa":
+        if rec.get("entity_replaced"):
+            hidden.append(str(rec["entity_replaced"]))
+        parent = str(rec.get("parent_id") or "")
+        rec = records.get(parent) if parent not in seen_ids else None
+        seen_ids.add(parent)
+    pages = [page_entity(titles[u]) for u in (rec.get("evidence_urls") or ()) if u in titles] if rec else []
+    out: list[str] = []
+    kept: list[list[str]] = []
+    for name in [*reversed(hidden), *pages]:
+        tokens = answer_tokens(name)
+        if not tokens or tokens in kept or contains_tokens(question, tokens) \
+                or any(contains_tokens(a, tokens) or contains_tokens(tokens, a) for a in answers):
+            continue
+        kept.append(tokens)
+        out.append(name)
+    return out
 
 
 def _prompt_rollout(rollouts: Sequence[Trajectory], style: str | None) -> Trajectory | None:
@@ -82,8 +152,8 @@ def _prompt_messages(t: Trajectory) -> list[dict[str, str]]:
 
 
 def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], sft_question_ids: set[str],
-               min_rollouts: int = 2, difficulty_filter: bool = True,
-               prompt_style: str | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
+               min_rollouts: int = 2, difficulty_filter: bool = True, prompt_style: str | None = None,
+               entities: Mapping[str, Sequence[str]] | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
     """One record per question (sorted by ``question_id``) and the count of dropped questions by reason.
 
     ``correct`` maps trajectory id to the judged verdict; ``None`` (no answer to judge)
@@ -96,6 +166,7 @@ def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], 
     ``prompt_style`` (one of :data:`STYLES`) takes the prompt from a rollout of that style, and
     drops a question without one as ``no_rollout_in_prompt_style``; the pass rate is over the
     rollouts of every style (more samples of the question's difficulty).
+    ``entities`` maps question id to its :func:`path_entities` (a missing id: none).
     """
     if min_rollouts < 1:
         raise ValueError(f"min_rollouts must be >= 1, got {min_rollouts}")
@@ -143,6 +214,7 @@ def rl_records(trajs: Iterable[Trajectory], correct: Mapping[str, bool | None], 
             "style": head.style,
             "prompt_id": head.prompt_id,
             "source_format": head.source_format,
+            PATH_ENTITIES: list((entities or {}).get(qid, ())),
         })
     log.info("rl_records: %d questions kept, dropped %s", len(records), dict(drops) or "none")
     return records, drops

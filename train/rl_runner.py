@@ -38,14 +38,17 @@ from train import dynamic_sampling as dapo
 from train.report import TrainReport, log_history, run_fields
 from train.rewards import (
     ALPHA0,
+    ENTITY_ALPHA,
     REWARD_F1,
     WEBDANCER_CORRECT_F1,
     Aggregation,
     AnswerJudge,
     ThoughtScorer,
     atom_searcher_reward,
+    check_entity_alpha,
     webdancer_reward,
 )
+from train.rl_data import PATH_ENTITIES
 from train.rl_rollout import Episode, EpisodeRunner, RolloutConfig, ToolFn
 from train.sft_runner import device_and_dtype, progress_callback
 
@@ -78,6 +81,12 @@ class RLSettings:
     atr_aggregation: Aggregation = field(default="mean", metadata={"help": "mean | min | late_weighted"})
     f1_metric: Metric = field(default=REWARD_F1, metadata={"help": "F1 variant of the outcome reward."})
     correct_f1: float = field(default=WEBDANCER_CORRECT_F1, metadata={"help": "webdancer: the outcome counts as correct at this F1."})
+    entity_reward_alpha: float = field(default=ENTITY_ALPHA, metadata={"help": "Entity-coverage term (E-GRPO, about "
+                                       "0.3 best there); 0 = off, must be < 1. A format-valid rollout's outcome (F1 "
+                                       "for atom_searcher, correctness for webdancer) becomes outcome + alpha * "
+                                       "coverage * (1 - outcome), coverage = the share of the question's "
+                                       "path_entities (rl_dataset) its turns name; a wrong answer never reaches a "
+                                       "correct one's reward."})
     mask_zero_variance_groups: bool = field(default=True, metadata={"help": "DAPO: groups whose rewards are all equal "
                                                                             "are left out of the loss."})
     max_refill_rounds: int = field(default=0, metadata={"help": "DAPO dynamic sampling: rounds of extra prompts "
@@ -168,6 +177,7 @@ class RolloutReward:
                  stats: dict[str, int] | None = None, judge: AnswerJudge | None = None) -> None:
         if settings.reward not in ("atom_searcher", "webdancer"):
             raise ValueError(f"unknown reward {settings.reward!r}; use atom_searcher or webdancer")
+        check_entity_alpha(settings.entity_reward_alpha)
         self.settings, self.tool_names, self.scorer, self.judge = settings, frozenset(tool_names), scorer, judge
         self.stats = stats if stats is not None else {}
         for key in ("atr_asked", "atr_graded", "judge_asked", "judge_graded"):
@@ -180,13 +190,13 @@ class RolloutReward:
         s = self.settings
         if s.reward == "webdancer":
             rewards = webdancer_reward(completions, tool_names=self.tool_names, judge=self.judge, stats=self.stats,
-                                       correct_f1=s.correct_f1, f1_metric=s.f1_metric, log_metric=log_metric,
-                                       **columns)
+                                       correct_f1=s.correct_f1, f1_metric=s.f1_metric,
+                                       entity_alpha=s.entity_reward_alpha, log_metric=log_metric, **columns)
         else:
             rewards = atom_searcher_reward(completions, tool_names=self.tool_names, scorer=self.scorer,
                                            stats=self.stats, alpha0=s.alpha0, max_steps=s.max_steps,
                                            atr_aggregation=s.atr_aggregation, f1_metric=s.f1_metric,
-                                           log_metric=log_metric, **columns)
+                                           entity_alpha=s.entity_reward_alpha, log_metric=log_metric, **columns)
         if log_metric is not None:
             log_metric("rollout/tool_calls", sum(tool_calls) / max(1, len(tool_calls)))
         return rewards
@@ -422,16 +432,30 @@ def build_trainer(dataset: Any, model_dir: str | Path, out_dir: str | Path, sett
     return trainer
 
 
-def load_rl_prompts(dataset_dir: str | Path) -> Any:
+#: The RL dataset's columns the trainer keeps: the prompt, and what the reward functions read (TRL passes
+#: every column to them as keyword arguments).
+RL_PROMPT_COLUMNS = ("prompt", "question", "answer", "aliases")
+
+
+def load_rl_prompts(dataset_dir: str | Path, entities: bool = False) -> Any:
+    """The RL prompts with :data:`RL_PROMPT_COLUMNS`, and ``path_entities`` where the dataset has it.
+
+    ``entities`` (the entity-coverage term is on) requires that column with at least one entity:
+    otherwise the term would silently do nothing."""
     import datasets
 
     ds = datasets.load_from_disk(str(dataset_dir))
     if len(ds) == 0:
         raise ValueError(f"{dataset_dir} holds no RL prompts; nothing to train on")
-    missing = {"prompt", "question", "answer", "aliases"} - set(ds.column_names)
+    missing = set(RL_PROMPT_COLUMNS) - set(ds.column_names)
     if missing:
         raise ValueError(f"{dataset_dir} is not an RL dataset: missing columns {sorted(missing)}")
-    return ds.select_columns(["prompt", "question", "answer", "aliases"])
+    has_entities = PATH_ENTITIES in ds.column_names
+    if entities and not (has_entities and any(ds[PATH_ENTITIES])):
+        raise ValueError(f"entity_reward_alpha is on, but {dataset_dir} has no {PATH_ENTITIES} "
+                         f"({'every list is empty' if has_entities else 'no such column'}): re-materialize rl_dataset "
+                         "from QA pairs that record their path, or set entity_reward_alpha: 0")
+    return ds.select_columns([*RL_PROMPT_COLUMNS, *([PATH_ENTITIES] if has_entities else [])])
 
 
 def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, settings: RLSettings | None = None, *,
@@ -440,7 +464,7 @@ def run_rl(dataset_dir: str | Path, model_dir: str | Path, out_dir: str | Path, 
     """Train from ``model_dir`` (the SFT checkpoint), save to ``out_dir/checkpoint`` and write
     ``out_dir/train_report.json``."""
     s = settings or RLSettings()
-    ds = load_rl_prompts(dataset_dir)
+    ds = load_rl_prompts(dataset_dir, entities=s.entity_reward_alpha > 0)
     stats = new_stats()
     trainer = build_trainer(ds, model_dir, out_dir, s, tool=tool, tool_names=tool_names, scorer=scorer, stats=stats,
                             judge=judge)
