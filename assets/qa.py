@@ -219,14 +219,15 @@ class QAPoolConfig(dg.Config):
                                          "record | off. An origin left out is not gated (said in metadata).")
 
 
-def _evidence_lookup(storage: StorageResource) -> Any:
-    pages = read_pages(sorted(storage.path("web_pages").glob("*.parquet"))).filter(pl.col("valid"))
-    by_url = {u: (t or u, x or "") for u, t, x in pages.select("canonical_url", "title", "text").iter_rows()}
+def _evidence_lookup(pages: pl.DataFrame) -> Any:
+    """``record -> [(title, text), ...]`` of its evidence URLs among the valid crawled pages."""
+    valid = pages.filter(pl.col("valid"))
+    by_url = {u: (t or u, x or "") for u, t, x in valid.select("canonical_url", "title", "text").iter_rows()}
 
     def evidence(rec: dict[str, Any]) -> list[tuple[str, str]]:
         return [by_url[u] for u in (rec.get("evidence_urls") or []) if u in by_url]
 
-    return evidence, set(by_url)
+    return evidence
 
 
 @dg.asset(
@@ -245,8 +246,9 @@ def qa_pool(context: dg.AssetExecutionContext, config: QAPoolConfig, storage: St
     kept, dropped = dedupe_questions(union.to_dicts())
     settings = {origin: settings_from(GateSettings, cfg) for origin, cfg in config.gates.items()}
     stats: dict[str, Any] = {}
+    pages = _pages(storage)
     if any(s.active for s in settings.values()):
-        evidence, _ = _evidence_lookup(storage)
+        evidence = _evidence_lookup(pages)
         with llm.session(storage) as session:
             async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 async with session.client() as client:
@@ -262,7 +264,7 @@ def qa_pool(context: dg.AssetExecutionContext, config: QAPoolConfig, storage: St
     drops = drops_frame("qa_pool", dropped)
     write_table(df, storage.path("qa", "qa_pool.parquet"))
     write_table(drops, storage.path("qa", "qa_pool_drops.parquet"))
-    known = set(read_pages(sorted(storage.path("web_pages").glob("*.parquet")))["canonical_url"].to_list())
+    known = set(pages["canonical_url"].to_list())
     gated = df.filter(pl.col("gates").is_not_null())
     return dg.MaterializeResult(
         metadata={

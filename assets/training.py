@@ -129,17 +129,19 @@ class RLModelConfig(_RLModelFields):
         return settings_from(RLSettings, self, rollout=rollout, device=device, **recipe.rl_values())
 
 
-def _fail_unless_recipe_styles(path: Any, asset: str, allowed: set[str], recipe: RecipeResource) -> None:
+def _fail_unless_recipe_styles(path: Any, asset: str, allowed: set[str], recipe: RecipeResource) -> dict[str, int]:
     """The dataset on disk must have been built under this recipe's styles: a recipe changed
     between refresh_job and train_job would otherwise train, say, WebDancer's short-CoT data
-    under Atom-Searcher's name."""
+    under Atom-Searcher's name. Returns the rows per style, most first (for metadata)."""
     import polars as pl
 
-    found = set(pl.read_parquet(path, columns=["style"])["style"].unique().to_list())
+    counts = dict(pl.read_parquet(path, columns=["style"])["style"].value_counts(sort=True).rows())
+    found = set(counts)
     if found - allowed:
         raise dg.Failure(f"{asset} on disk holds {', '.join(sorted(found))} rollouts, but the recipe {recipe.name!r} "
                          f"trains on {', '.join(sorted(allowed))}: re-materialize {asset} with this recipe "
                          f"(refresh_job with the same recipe file).")
+    return counts
 
 
 def _fail_if_graders_uncovered(report: Any, config: RLModelConfig, recipe: RecipeResource) -> None:
@@ -179,15 +181,13 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
              recipe: RecipeResource) -> dg.MaterializeResult:
     from dataclasses import asdict
 
-    import polars as pl
-
     from train.env_bridge import BackgroundLoop, answer_judge, thought_scorer, tool_caller
     from train.reuse import fingerprint, forget, record, recorded, upstream_fingerprint
     from train.rl_runner import RLReport, run_rl
 
     started = time.monotonic()
-    _fail_unless_recipe_styles(storage.path("datasets", "rl", "parquet", "train.parquet"), "rl_dataset",
-                               {recipe.rl_prompt_style.value}, recipe)
+    prompt_styles = _fail_unless_recipe_styles(storage.path("datasets", "rl", "parquet", "train.parquet"),
+                                               "rl_dataset", {recipe.rl_prompt_style.value}, recipe)
     sft_ckpt = storage.path("models", "sft", "checkpoint")
     if not (sft_ckpt / "config.json").exists():
         raise FileNotFoundError(f"no SFT checkpoint at {sft_ckpt}: materialize sft_model first")
@@ -220,8 +220,6 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
             fail_if_llm_unusable(stats, "rl_model")
             _fail_if_graders_uncovered(report, config, recipe)
             record(out, fp, report.to_dict())
-    prompt_styles = pl.read_parquet(storage.path("datasets", "rl", "parquet", "train.parquet"),
-                                    columns=["style"])["style"].value_counts(sort=True).rows()
     curve = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in h.items() if k in _RL_CURVE}
              for h in report.log_history if "reward" in h]
     m = report.metrics
@@ -244,7 +242,7 @@ def rl_model(context: dg.AssetExecutionContext, config: RLModelConfig, storage: 
             if report.rollout_seconds else None,
             "recipe": dg.MetadataValue.json(recipe.summary()),
             "reward_kind": recipe.reward,
-            "prompt_style": ", ".join(f"{style} ({n})" for style, n in prompt_styles),
+            "prompt_style": ", ".join(f"{style} ({n})" for style, n in prompt_styles.items()),
             "judge_coverage": dg.MetadataValue.md(md_table([{
                 "asked": report.judge_asked, "graded": report.judge_graded,
                 "share": round(report.judge_graded / report.judge_asked, 3) if report.judge_asked else None}])),
@@ -406,13 +404,10 @@ def agent_eval(context: dg.AssetExecutionContext, config: AgentEvalConfig, stora
     if prior is None:
         write_table(pl.DataFrame(rows), storage.path("eval", "agent_eval.parquet"))
         write_csv(rows, storage.path("eval", "agent_eval.csv"))
-        write_table(pl.DataFrame([{"checkpoint": res.agent, "benchmark": b, "question_id": t.question_id,
-                                   "sample": t.sample_index, "answer": t.final_answer,
-                                   "finish_reason": t.finish_reason, "turns": len(t.steps)}
-                                  for res in results for b, ts in res.trajectories.items() for t in ts]),
+        write_table(pl.DataFrame([r for res in results for r in res.rollout_rows()]),
                     storage.path("eval", "agent_eval_rollouts.parquet"))
         record(out, fp, {"rows": rows})
-    chart = plot([r for r in rows if r["benchmark"] != "overall"] or rows, storage.path("eval", "agent_eval.png"))
+    chart = plot(rows, storage.path("eval", "agent_eval.png"))
     from filters.funnel_chart import png_markdown
 
     by_bench: dict[str, list[dict[str, Any]]] = {}

@@ -251,11 +251,12 @@ def style_for(name: str, tools: list[dict[str, Any]], date: str, storage: Storag
               role: str | None = None) -> Style:
     """The rollout style ``name`` with its system prompts (atomic: the atomic_prompts asset's),
     run by ``role`` (default: the style's teacher role; agent_eval passes its policy)."""
+    who = {"role": role} if role else {}
     if name == "short":
-        return short_style(tools, date, **({"role": role} if role else {}))
+        return short_style(tools, date, **who)
     if name == "long":
-        return long_style(tools, date, **({"role": role} if role else {}))
-    return atomic_style(tools, date, _atomic_prompt_rows(storage), **({"role": role} if role else {}))
+        return long_style(tools, date, **who)
+    return atomic_style(tools, date, _atomic_prompt_rows(storage), **who)
 
 
 def _make_trajectories(style: str) -> dg.AssetsDefinition:

@@ -163,10 +163,10 @@ async def gate_one(client: LLMClient, rec: Mapping[str, Any], evidence: Sequence
             if fail("with_evidence", NOT_ANSWERABLE_FROM_EVIDENCE):
                 return out
     if s.uniqueness != "off":
-        candidates = list(dict.fromkeys(a for a in wrong if normalize_answer(a)))
-        by_norm: dict[str, str] = {}
-        for a in candidates:
-            by_norm.setdefault(normalize_answer(a), a)
+        by_norm: dict[str, str] = {}  # one judge call per distinct normalised answer, first wording kept
+        for a in wrong:
+            if normalize_answer(a):
+                by_norm.setdefault(normalize_answer(a), a)
         judged = await asyncio.gather(*(_uniqueness(client, rec, docs, a, s) for a in by_norm.values()))
         out.verdicts["uniqueness"] = {"judged": [{"answer": a, "verdict": v}
                                                  for a, v in zip(by_norm.values(), judged, strict=True)]}

@@ -400,12 +400,14 @@ def eval_command(benchmarks: tuple[Path, ...], fmt: str | None, list_only: bool,
     and stdout gets one JSON object: per benchmark and overall, EM / F1 (official rules),
     cover-EM, pass@k, answer rate, format validity, judge accuracy, and the run's behaviour.
     """
-    from train.benchmarks import BenchmarkFileError, benchmark_name, load_benchmark
+    from train.benchmarks import BenchmarkFileError, load_benchmark, load_benchmarks
 
     if not benchmarks:
         raise _UsageFail("no benchmark file: give --benchmark FILE (repeatable)")
     try:
-        loaded = {str(path): load_benchmark(path, fmt) for path in benchmarks}  # type: ignore[arg-type]
+        # Listing shows every file as it parses; a run keys results by benchmark name (one per file).
+        loaded = ({str(path): load_benchmark(path, fmt) for path in benchmarks} if list_only  # type: ignore[arg-type]
+                  else load_benchmarks(benchmarks, fmt))  # type: ignore[arg-type]
     except BenchmarkFileError as exc:
         raise click.ClickException(str(exc)) from exc
     out = sys.stdout
@@ -417,10 +419,7 @@ def eval_command(benchmarks: tuple[Path, ...], fmt: str | None, list_only: bool,
         return
     if not base_url or not model:
         raise _UsageFail("give the agent to evaluate: --base-url URL --model NAME (or --list to only parse the files)")
-    names = [benchmark_name(p) for p in loaded]
-    if len(set(names)) != len(names):
-        raise _UsageFail(f"two benchmark files have the same name ({', '.join(names)}); rename one")
-    benches = {name: (recs[:limit] if limit else recs) for name, recs in zip(names, loaded.values(), strict=True)}
+    benches = {name: (recs[:limit] if limit else recs) for name, recs in loaded.items()}
     from distill.llm.roles import MissingCredential
     from pipelines.eval_run import EvalRequest, run_eval
 

@@ -18,30 +18,32 @@ from typing import Any
 from train.benchmarks import BenchmarkRecord
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EvalRequest:
+    """One ``seekforge eval`` run; the defaults are the CLI options' (declared there once)."""
+
     benchmarks: Mapping[str, Sequence[BenchmarkRecord]]
     base_url: str
     model: str
-    api_key_env: str = ""
-    style: str = "short"
-    search_backend: str = "local"
-    search_base_url: str = ""
-    search_api_key_env: str = "SERPER_API_KEY"
-    profile: str = "production"
-    data_dir: Path | None = None
-    samples: int = 1
-    pass_k: Sequence[int] = (1,)
-    metric: str = "hotpotqa"
-    criterion: str = "em"
-    judge: bool = False
-    max_turns: int = 10
-    max_tokens_per_turn: int = 1024
-    temperature: float = 0.6
-    concurrency: int = 8
-    current_date: str = ""
-    seed: int = 0
-    out_dir: Path | None = None
+    api_key_env: str
+    style: str
+    search_backend: str
+    search_base_url: str
+    search_api_key_env: str
+    profile: str
+    data_dir: Path | None
+    samples: int
+    pass_k: Sequence[int]
+    metric: str
+    criterion: str
+    judge: bool
+    max_turns: int
+    max_tokens_per_turn: int
+    temperature: float
+    concurrency: int
+    current_date: str
+    seed: int
+    out_dir: Path | None
 
 
 def _roles(req: EvalRequest) -> dict[str, Any]:
@@ -120,11 +122,9 @@ def run_eval(req: EvalRequest) -> dict[str, Any]:
     files: dict[str, str] = {}
     if req.out_dir is not None:
         files["csv"] = str(write_csv(rows, req.out_dir / "agent_eval.csv"))
-        files["png"] = str(plot([r for r in rows if r["benchmark"] != "overall"] or rows, req.out_dir / "agent_eval.png"))
+        files["png"] = str(plot(rows, req.out_dir / "agent_eval.png"))
         path = req.out_dir / "rollouts.parquet"
-        write_table(pl.DataFrame([{"benchmark": b, "question_id": t.question_id, "sample": t.sample_index,
-                                   "answer": t.final_answer, "finish_reason": t.finish_reason, "turns": len(t.steps)}
-                                  for b, ts in result.trajectories.items() for t in ts]), path)
+        write_table(pl.DataFrame(result.rollout_rows()), path)
         files["rollouts"] = str(path)
     return {
         "agent": {"base_url": req.base_url, "model": req.model, "style": req.style},

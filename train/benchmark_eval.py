@@ -73,6 +73,12 @@ class AgentEval:
     table: list[dict[str, Any]] = field(default_factory=list)
     behaviour: list[dict[str, Any]] = field(default_factory=list)
 
+    def rollout_rows(self) -> list[dict[str, Any]]:
+        """One row per rollout (agent, benchmark, question, sample, answer, how it ended): the rollouts file."""
+        return [{"agent": self.agent, "benchmark": b, "question_id": t.question_id, "sample": t.sample_index,
+                 "answer": t.final_answer, "finish_reason": t.finish_reason, "turns": len(t.steps)}
+                for b, ts in self.trajectories.items() for t in ts]
+
     def rows(self) -> list[dict[str, Any]]:
         """Table and behaviour joined per benchmark, with the agent's name first: the CSV rows."""
         by_bench = {b["benchmark"]: b for b in self.behaviour}
@@ -127,12 +133,14 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
 
 
 def plot(rows: Sequence[Mapping[str, Any]], path: str | Path, *, metric: str = "f1") -> Path:
-    """Grouped bars of ``metric`` per benchmark, one bar per agent (the PNG the asset shows)."""
+    """Grouped bars of ``metric`` per benchmark, one bar per agent (the PNG the asset shows); the
+    ``overall`` rows are left out when there are per-benchmark ones."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = [r for r in rows if r["benchmark"] != OVERALL] or rows
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     agents = list(dict.fromkeys(str(r["agent"]) for r in rows))

@@ -62,7 +62,19 @@ def json_string_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
     return inside, quotes
 
 
-class HFPolicy:
+class _TokenText:
+    """Text <-> ids the way the rollout protocol needs them: no special tokens added, none hidden."""
+
+    tokenizer: Any
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
+
+
+class HFPolicy(_TokenText):
     def __init__(self, model: Any, tokenizer: Any, *, temperature: float = 1.0, top_p: float = 1.0) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.temperature, self.top_p = temperature, top_p
@@ -81,12 +93,6 @@ class HFPolicy:
 
             self._stops[key] = StopStringCriteria(tokenizer=self.tokenizer, stop_strings=list(key))
         return self._stops[key]
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
 
     def _json_string_tokens(self) -> tuple[Any, list[int]]:
         """Tokens that can sit inside a JSON string as they are (no quote, backslash or control
@@ -133,7 +139,7 @@ class HFPolicy:
         return [int(x) for x in out[0, inputs.shape[1]:].tolist()]
 
 
-class VLLMPolicy:
+class VLLMPolicy(_TokenText):
     """Rollout turns from TRL's vLLM engine (``trainer.vllm_generation``), many episodes per call.
 
     ``mode`` is the trainer's ``vllm_mode``: ``colocate`` calls the in-process ``LLM`` with one
@@ -150,12 +156,6 @@ class VLLMPolicy:
         self.temperature, self.top_p = temperature, top_p
         self.eos_ids = eos_ids(tokenizer, generation_config)
         self._string: tuple[list[int], list[int]] | None = None
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
 
     def sampling_kwargs(self, request: GenRequest) -> dict[str, Any]:
         """vLLM sampling parameters of one request: the same stops and JSON-string constraint as

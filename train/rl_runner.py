@@ -351,16 +351,16 @@ def make_rollout_func(tokenizer: Any, tool: ToolFn, tool_names: Sequence[str], c
 
     def rollout(prompts: list[Any], trainer: Any) -> dict[str, Any]:
         model = trainer.accelerator.unwrap_model(trainer.model)
+        vllm = bool(getattr(trainer, "use_vllm", False))
         if cache.get("model") is not model:
             cache["model"] = model
-            if getattr(trainer, "use_vllm", False):
+            if vllm:
                 policy: Any = VLLMPolicy(trainer.vllm_generation, trainer.vllm_mode, tokenizer, temperature=temperature,
                                          generation_config=getattr(model, "generation_config", None))
             else:
                 policy = HFPolicy(model, tokenizer, temperature=temperature)
             cache["runner"] = EpisodeRunner(policy, tokenizer, tool, tool_names, config)
         runner: EpisodeRunner = cache["runner"]
-        vllm = getattr(trainer, "use_vllm", False)
         started = time.perf_counter()
         episodes: list[Episode] = runner.run_batch(prompts) if vllm else [runner.run(p) for p in prompts]
         stats["rollout_ms"] = stats.get("rollout_ms", 0) + round(1000 * (time.perf_counter() - started))
